@@ -1,0 +1,51 @@
+# The two commands of the README: `make demo` and `make test`. Everything they need is installed here.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha256sum | cut -c1-12)
+export HF_HUB_OFFLINE := 1
+export HF_HUB_DISABLE_TELEMETRY := 1
+
+.PHONY: demo test setup chromium lint typecheck pytest benchmarks constraints clean
+
+demo: setup  ## Start the embedded Argilla server and create the example project in it
+	$(BIN)/labelbook server start
+	$(BIN)/python examples/server_quickstart.py
+
+test: setup chromium lint typecheck pytest  ## Everything CI runs
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[server,jupyter,dev]"
+	rm -f $(VENV)/.installed-* && touch $@
+
+# Browser tests drive Debian's chromium (Playwright's own browser download cannot work here).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else echo "chromium is missing: run 'sudo apt-get install chromium' (the browser tests need it)"; exit 2; fi; }
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: setup
+	$(BIN)/mypy
+
+pytest: setup
+	$(BIN)/pytest
+
+benchmarks: setup
+	$(BIN)/python benchmarks/server_start.py
+	$(BIN)/python benchmarks/search_latency.py
+	$(BIN)/python benchmarks/records_log.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+constraints: setup  ## Re-pin every dependency after changing pyproject.toml
+	(echo "# Pinned versions for reproducible installs (CPython 3.11, Linux). Regenerate: make constraints"; \
+	 $(BIN)/pip freeze --exclude-editable | grep -v "^labelbook") > constraints.txt

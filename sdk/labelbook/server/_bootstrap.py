@@ -1,0 +1,33 @@
+"""What both server processes (API and worker) do before argilla_server's app or queue start.
+
+The search engine must be registered before argilla_server resolves `ARGILLA_SEARCH_ENGINE`,
+and SQLite must run in WAL mode so the API, the worker and the engine's readers never block
+each other's reads.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+
+def enable_wal(database: Path) -> None:
+    """Switch the database to WAL (a persistent property of the file) before anything opens it."""
+    database.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(database, timeout=30) as conn:
+        conn.execute("PRAGMA journal_mode=WAL")
+
+
+def prepare_process() -> None:
+    """Register the labelbook search engine and tune every SQLite connection argilla_server opens."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    import labelbook.server.engine  # noqa: F401 — registers the "labelbook" search engine
+
+    @event.listens_for(Engine, "connect")
+    def _tune_sqlite(dbapi_connection, connection_record):  # type: ignore[no-untyped-def]
+        cursor = dbapi_connection.cursor()
+        # WAL + NORMAL survives a killed process without losing a committed transaction.
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()

