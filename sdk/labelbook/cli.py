@@ -77,19 +77,25 @@ def _print_status(info: Any, as_json: bool, *, with_credentials: bool = False) -
     click.echo("versions:  " + ", ".join(f"{name} {version}" for name, version in info.versions.items()))
     if info.state == "crashed":
         flag = "" if info.data_dir == default_data_dir() else f" --data-dir {info.data_dir}"
-        click.echo(f"hint:      `labelbook server start{flag}` cleans up and starts it again on the same data.")
+        click.echo(
+            f"hint:      `labelbook server start{flag}` cleans up and starts it again on the same data."
+        )
 
 
 @server.command("start")
 @_data_dir_option
-@click.option("--port", type=click.IntRange(1, 65535), default=6900, show_default=True, help="Port of the API and UI.")
+@click.option(
+    "--port", type=click.IntRange(1, 65535), default=6900, show_default=True, help="Port of the API and UI."
+)
 @click.option(
     "--host",
     default="127.0.0.1",
     show_default=True,
     help="Address to bind. Anything beyond loopback exposes the server: only with non-default credentials.",
 )
-@click.option("--foreground", is_flag=True, help="Stay attached (for containers); Ctrl-C or SIGTERM stops it.")
+@click.option(
+    "--foreground", is_flag=True, help="Stay attached (for containers); Ctrl-C or SIGTERM stops it."
+)
 @_json_option
 def server_start(data_dir: Path | None, port: int, host: str, foreground: bool, as_json: bool) -> None:
     """Start the server, detached, and print its URL and the owner's login.

