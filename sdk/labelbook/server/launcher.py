@@ -52,6 +52,9 @@ _MAX_SOCKET_PATH = 100
 
 State = Literal["running", "stopped", "crashed"]
 
+# Children this Python process launched, by pid (see _spawn).
+_LAUNCHED: dict[int, subprocess.Popen[bytes]] = {}
+
 
 def default_data_dir() -> Path:
     """The per-user folder the server keeps its database and logs in when no --data-dir is given."""
@@ -228,6 +231,10 @@ def _terminate(proc: psutil.Process, timeout: float = 10.0) -> None:
         with contextlib.suppress(psutil.Error):
             straggler.kill()
     psutil.wait_procs(alive, timeout=5)
+    launched = _LAUNCHED.pop(proc.pid, None)
+    if launched is not None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            launched.wait(timeout=5)
 
 
 # --- status ------------------------------------------------------------------------------------------
@@ -425,6 +432,9 @@ def _spawn(paths: ServerPaths, component: str, argv: list[str], env: dict[str, s
         raise ServerError(f"Could not start {component} ({argv[0]}): {err}") from err
     finally:
         log.close()
+    # Hold on to the handle: it reaps the child when it exits, and an in-process caller (tests, a
+    # notebook) never sees Popen's "still running" warning when the handle is collected.
+    _LAUNCHED[popen.pid] = popen
     proc = psutil.Process(popen.pid)
     _record_pid(paths, component, proc)
     return proc
