@@ -8,6 +8,7 @@ each other's reads.
 from __future__ import annotations
 
 import sqlite3
+from typing import Any
 from pathlib import Path
 
 
@@ -26,7 +27,7 @@ def prepare_process() -> None:
     import labelbook.server.engine  # noqa: F401 — registers the "labelbook" search engine
 
     @event.listens_for(Engine, "connect")
-    def _tune_sqlite(dbapi_connection, connection_record):  # type: ignore[no-untyped-def]
+    def _tune_sqlite(dbapi_connection: Any, connection_record: Any) -> None:
         cursor = dbapi_connection.cursor()
         # WAL + NORMAL survives a killed process without losing a committed transaction.
         cursor.execute("PRAGMA synchronous=NORMAL")

@@ -1,0 +1,331 @@
+"""Search latency of the embedded Argilla server at scale, through its REST API.
+
+Starts an embedded server in a scratch folder, creates one dataset through the argilla SDK,
+bulk-inserts N records straight into argilla-server's SQLite tables (text, metadata, a 256-d
+vector, responses from several annotators; the engine's triggers index them as they would any
+insert), then times the five searches the annotation UI leans on and prints p50/p95 against
+their targets.
+
+    python benchmarks/search_latency.py                 # 100k records
+    python benchmarks/search_latency.py --records 5000  # a quick run
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import io
+import json
+import os
+import random
+import socket
+import sqlite3
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+TARGETS_MS = {
+    "pending queue (user order)": 100.0,
+    "metadata filter": 100.0,
+    "response status filter": 100.0,
+    "text query": 300.0,
+    "similarity k=50": 100.0,
+}
+USERS = 4
+DIMENSIONS = 256
+LANGS = ["en", "fr", "de", "es", "it", "nl", "pt", "pl"]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def vocabulary(size: int, rng: random.Random) -> list[str]:
+    syllables = [
+        "ka",
+        "lo",
+        "mi",
+        "ne",
+        "ru",
+        "sa",
+        "ti",
+        "vo",
+        "ze",
+        "pa",
+        "qui",
+        "dor",
+        "fen",
+        "gal",
+        "hib",
+    ]
+    words: set[str] = set()
+    while len(words) < size:
+        words.add("".join(rng.choice(syllables) for _ in range(rng.randint(2, 4))))
+    return sorted(words)
+
+
+def stamp(moment: dt.datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def vectors_json(matrix: np.ndarray) -> list[str]:
+    buffer = io.StringIO()
+    np.savetxt(buffer, matrix, fmt="%.5f", delimiter=",")
+    return ["[" + line + "]" for line in buffer.getvalue().splitlines()]
+
+
+def populate(
+    database: Path, dataset: Any, users: list[uuid.UUID], records: int, words: list[str], seed: int
+) -> None:
+    """Insert `records` records (with vectors and responses) into the server's tables, in batches."""
+    rng = random.Random(seed)
+    nprng = np.random.default_rng(seed)
+    dataset_id = dataset.id.hex
+    settings_id = dataset.settings.vectors["embedding"].id.hex
+    weights = [1.0 / (rank + 1) for rank in range(len(words))]  # Zipf-like: some words are common
+    conn = sqlite3.connect(database, timeout=60, isolation_level=None)
+    conn.execute("PRAGMA busy_timeout=60000")
+    start = dt.datetime.utcnow()
+    batch = 5000
+    for offset in range(0, records, batch):
+        size = min(batch, records - offset)
+        matrix = nprng.standard_normal((size, DIMENSIONS)).astype(np.float32)
+        vectors = vectors_json(matrix)
+        record_rows, response_rows, vector_rows, users_seen = [], [], [], set()
+        for i in range(size):
+            n = offset + i
+            record_id = uuid.uuid4().hex
+            moment = stamp(start + dt.timedelta(microseconds=n))
+            text = " ".join(rng.choices(words, weights=weights, k=rng.randint(8, 20)))
+            metadata = {"lang": rng.choice(LANGS), "n": rng.randint(0, 1000), "w": round(rng.random(), 4)}
+            status = "pending"
+            # A third of the records have responses from one to three annotators.
+            if rng.random() < 0.33:
+                for user in rng.sample(users, rng.randint(1, 3)):
+                    response_status = rng.choices(["submitted", "draft", "discarded"], [8, 1, 1])[0]
+                    status = "completed" if response_status == "submitted" else status
+                    values = json.dumps({"label": {"value": rng.choice(["yes", "no"])}})
+                    response_rows.append(
+                        (uuid.uuid4().hex, values, response_status, record_id, user.hex, moment, moment)
+                    )
+                    users_seen.add(user.hex)
+            record_rows.append(
+                (
+                    record_id,
+                    json.dumps({"text": text}),
+                    f"ext-{n}",
+                    dataset_id,
+                    moment,
+                    moment,
+                    json.dumps(metadata),
+                    status,
+                )
+            )
+            vector_rows.append((vectors[i], record_id, settings_id, uuid.uuid4().hex, moment, moment))
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany(
+            "INSERT INTO records "
+            "(id, fields, external_id, dataset_id, inserted_at, updated_at, metadata, status) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            record_rows,
+        )
+        conn.executemany(
+            'INSERT INTO responses (id, "values", status, record_id, user_id, inserted_at, updated_at) '
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            response_rows,
+        )
+        conn.executemany(
+            "INSERT INTO vectors (value, record_id, vector_settings_id, id, inserted_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            vector_rows,
+        )
+        now = stamp(dt.datetime.utcnow())
+        conn.executemany(
+            "INSERT OR IGNORE INTO datasets_users (dataset_id, user_id, inserted_at, updated_at) "
+            "VALUES (?, ?, ?, ?)",
+            [(dataset_id, user, now, now) for user in users_seen],
+        )
+        conn.execute("COMMIT")
+        print(f"\r  inserted {offset + size:,}/{records:,} records", end="", flush=True)
+    print()
+    conn.close()
+
+
+def measure(call: Callable[[int], None], repeats: int) -> list[float]:
+    call(-1)  # warm-up (caches, first-use work) is reported separately
+    timings = []
+    for i in range(repeats):
+        began = time.perf_counter()
+        call(i)
+        timings.append((time.perf_counter() - began) * 1000)
+    return timings
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(np.array(values), q))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument(
+        "--data-dir", type=Path, help="server folder (default: a temporary one, deleted after)"
+    )
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--as-annotator",
+        action="store_true",
+        help="search as an annotator: argilla-server then checks metadata visibility per returned record "
+        "with one SQL query per record and property, which adds its own latency on top of the engine's",
+    )
+    args = parser.parse_args()
+
+    import argilla as rg
+
+    from labelbook import server
+
+    scratch = None
+    data_dir = args.data_dir
+    if data_dir is None:
+        scratch = tempfile.TemporaryDirectory(prefix="labelbook-bench-")
+        data_dir = Path(scratch.name)
+    began = time.perf_counter()
+    info = server.start(data_dir, port=free_port())
+    assert info.url and info.credentials
+    print(f"server up in {time.perf_counter() - began:.1f}s at {info.url}")
+    try:
+        client = rg.Argilla(api_url=info.url, api_key=info.credentials.api_key)
+        owner = httpx.Client(
+            base_url=info.url, headers={"X-Argilla-Api-Key": info.credentials.api_key}, timeout=120
+        )
+        suffix = uuid.uuid4().hex[:6]
+        workspace = rg.Workspace(name=f"bench-{suffix}", client=client).create()
+        annotators = []
+        for i in range(USERS):
+            user = rg.User(
+                username=f"bench-{suffix}-{i}", password="bench-password", role="annotator", client=client
+            ).create()
+            user.add_to_workspace(workspace)
+            annotators.append(user)
+        settings = rg.Settings(
+            fields=[rg.TextField(name="text")],
+            questions=[rg.LabelQuestion(name="label", labels=["yes", "no"])],
+            metadata=[
+                rg.TermsMetadataProperty(name="lang"),
+                rg.IntegerMetadataProperty(name="n"),
+                rg.FloatMetadataProperty(name="w"),
+            ],
+            vectors=[rg.VectorField(name="embedding", dimensions=DIMENSIONS)],
+        )
+        dataset = rg.Dataset(
+            name=f"bench-{suffix}", workspace=workspace, settings=settings, client=client
+        ).create()
+
+        words = vocabulary(3000, random.Random(args.seed))
+        began = time.perf_counter()
+        # The owner answers too: the searches run as the owner (see --as-annotator).
+        responders = [client.me.id, *(u.id for u in annotators)]
+        populate(server.ServerPaths(data_dir).database, dataset, responders, args.records, words, args.seed)
+        print(f"populated {args.records:,} records in {time.perf_counter() - began:.1f}s")
+
+        api_key = info.credentials.api_key
+        if args.as_annotator:
+            api_key = owner.get(f"/api/v1/users/{annotators[0].id}").json()["api_key"]
+        me = httpx.Client(base_url=info.url, headers={"X-Argilla-Api-Key": api_key}, timeout=120)
+        search_path = f"/api/v1/me/datasets/{dataset.id}/records/search"
+        rng = np.random.default_rng(args.seed + 1)
+        text_queries = [
+            f"{words[i]} {words[j]}" for i, j in zip(range(0, 60, 2), range(1, 60, 2), strict=True)
+        ]
+
+        def post(body: dict[str, Any]) -> dict[str, Any]:
+            response = me.post(search_path, json=body, params={"limit": 50})
+            response.raise_for_status()
+            return response.json()
+
+        status_scope = {"entity": "response", "property": "status"}
+        queries: dict[str, Callable[[int], Any]] = {
+            "pending queue (user order)": lambda i: post(
+                {"filters": {"and": [{"type": "terms", "scope": status_scope, "values": ["pending"]}]}}
+            ),
+            "metadata filter": lambda i: post(
+                {
+                    "filters": {
+                        "and": [
+                            {
+                                "type": "terms",
+                                "scope": {"entity": "metadata", "metadata_property": "lang"},
+                                "values": [LANGS[i % 8]],
+                            },
+                            {
+                                "type": "range",
+                                "scope": {"entity": "metadata", "metadata_property": "n"},
+                                "ge": 100,
+                                "le": 600,
+                            },
+                        ]
+                    }
+                }
+            ),
+            "response status filter": lambda i: post(
+                {"filters": {"and": [{"type": "terms", "scope": status_scope, "values": ["submitted"]}]}}
+            ),
+            "text query": lambda i: post({"query": {"text": {"q": text_queries[i % len(text_queries)]}}}),
+            "similarity k=50": lambda i: post(
+                {
+                    "query": {
+                        "vector": {"name": "embedding", "value": rng.standard_normal(DIMENSIONS).tolist()}
+                    }
+                }
+            ),
+        }
+
+        began = time.perf_counter()
+        post({"query": {"vector": {"name": "embedding", "value": rng.standard_normal(DIMENSIONS).tolist()}}})
+        print(
+            f"first similarity search (loads the vector cache): {(time.perf_counter() - began) * 1000:.0f} ms"
+        )
+        totals = {name: call(0)["total"] for name, call in queries.items()}
+
+        print()
+        print(
+            f"{'query (' + format(args.records, ',') + ' records)':<34} {'matches':>8} {'p50 ms':>8} "
+            f"{'p95 ms':>8} {'target':>8} {'p50/target':>10}"
+        )
+        worst = 0.0
+        for name, call in queries.items():
+            timings = measure(call, args.repeats)
+            p50, p95 = percentile(timings, 50), percentile(timings, 95)
+            ratio = p50 / TARGETS_MS[name]
+            worst = max(worst, ratio)
+            print(
+                f"{name:<34} {totals[name]:>8,} {p50:>8.1f} {p95:>8.1f} "
+                f"{TARGETS_MS[name]:>8.0f} {ratio:>10.2f}"
+            )
+        me.close()
+        owner.close()
+        print()
+        print("all p50s within target" if worst <= 1 else "some p50s miss their target")
+        return 0
+    finally:
+        server.stop(data_dir)
+        if scratch is not None:
+            scratch.cleanup()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
