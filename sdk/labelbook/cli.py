@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -155,6 +155,187 @@ def server_status(data_dir: Path | None, as_json: bool) -> None:
         _fail(err)
     _print_status(info, as_json)
     sys.exit(info.exit_code)
+
+
+# ---------------------------------------------------------------------------------------------
+# Authoring: build and lint
+
+
+def _skip_slow_optional_imports() -> None:
+    """Keep jsonschema (imported by nbformat) from loading `rfc3987_syntax`, if it is installed.
+
+    jsonschema imports it, when present, only to check "iri" formats, which no notebook schema
+    uses; it compiles a grammar at import, ~0.7 s of every `labelbook build`. Only this command's
+    own process is affected, and only when jsonschema is not loaded yet.
+    """
+    if "jsonschema" not in sys.modules:
+        sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
+
+
+def _unusable(err: LabelbookError) -> NoReturn:
+    """Exit 2: the input cannot be used; the message names the file, the cell and the fix."""
+    click.secho(f"error: {err}", fg="red", err=True)
+    sys.exit(2)
+
+
+def _print_findings(findings: list[Any], *, errors_only: bool = False) -> None:
+    colours = {"error": "red", "warning": "yellow", "hint": "cyan"}
+    for finding in findings:
+        if errors_only and finding.severity != "error":
+            continue
+        head = click.style(f"{finding.code} {finding.severity}", fg=colours[finding.severity], bold=True)
+        click.echo(f"{finding.location()}: {head}: {finding.message}", err=errors_only)
+        click.echo(f"    fix: {finding.fix}", err=errors_only)
+
+
+def _summary(findings: list[Any]) -> str:
+    from labelbook.lint import count
+
+    counts = count(findings)
+    return ", ".join(f"{counts[s]} {s}{'s' if counts[s] != 1 else ''}" for s in ("error", "warning", "hint"))
+
+
+def _write_atomically(directory: Path, documents: dict[str, str]) -> list[Path]:
+    """Write every document to a temp file beside its target, then rename each into place."""
+    import os
+    import tempfile
+
+    directory.mkdir(parents=True, exist_ok=True)
+    staged: list[tuple[str, Path]] = []
+    try:
+        for name, text in documents.items():
+            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
+            staged.append((tmp, directory / name))
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(tmp, 0o644)
+        for tmp, target in staged:
+            os.replace(tmp, target)
+    finally:
+        for tmp, _ in staged:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    return [target for _, target in staged]
+
+
+BUILD_HELP = """Build the guidelines from a notebook: guide.md, guide.html and task.json.
+
+\b
+  guide.md     markdown for the Argilla dataset's guidelines (template `argilla`)
+  guide.html   one self-contained, printable page for contractors (template `contractor`)
+  task.json    the task schema: fields, questions, labels with their definitions
+
+The notebook is linted first; with lint errors nothing is written and the exit code is 1
+(pass --skip-lint to build anyway). Everything is rendered in memory, then each file is
+written to a temp file and renamed, so an output is never half-written.
+
+\b
+Examples:
+  labelbook build guide.ipynb -o build/
+  labelbook build guide.py -o build/                       # a jupytext twin builds the same files
+  labelbook build guide.ipynb -o build/ --template ./my_templates/contractor
+  labelbook build guide.ipynb -o build/ --template plain   # instruction_templates/plain/ beside the notebook
+
+Templates are found in this order: an explicit path, instruction_templates/NAME/ beside the
+notebook, the templates packaged with labelbook. Exit 0 built, 1 lint errors, 2 unusable input
+(unreadable notebook, no or failing task cell, missing template).
+"""
+
+
+@main.command("build", help=BUILD_HELP)
+@click.argument("notebook", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    "output_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder to write guide.md, guide.html and task.json into (created if missing).",
+)
+@click.option(
+    "--template",
+    "templates",
+    multiple=True,
+    metavar="NAME_OR_PATH",
+    help="A template folder (name or path) replacing the default for the files it holds; repeatable.",
+)
+@click.option("--skip-lint", is_flag=True, help="Write the outputs even when the lint finds errors.")
+def build(notebook: Path, output_dir: Path, templates: tuple[str, ...], skip_lint: bool) -> None:
+    _skip_slow_optional_imports()
+    from labelbook.lint import lint
+    from labelbook.notebook import load
+    from labelbook.render import render_all
+
+    try:
+        guide = load(notebook)
+        if not skip_lint:
+            findings = lint(guide)
+            if any(f.severity == "error" for f in findings):
+                _print_findings(findings, errors_only=True)
+                click.secho(
+                    f"{notebook}: not built: {_summary(findings)}. Fix the errors "
+                    "(or pass --skip-lint); `labelbook lint` shows every finding.",
+                    fg="red",
+                    err=True,
+                )
+                sys.exit(1)
+        documents = render_all(guide, templates)
+    except LabelbookError as err:
+        _unusable(err)
+    written = _write_atomically(output_dir, documents)
+    for path in written:
+        click.echo(f"wrote {path}")
+
+
+LINT_HELP = """Check a guide notebook for what would confuse a contractor.
+
+\b
+Errors (exit 1): a label without a definition, a question without a description, a worked
+example whose answer is not a valid value, a missing or failing task cell, duplicate ids,
+links to ids that do not exist, images without alt text.
+Warnings: a label without a worked example, two labels never discussed in the same section,
+very long sections, TODO/TBD/FIXME markers. Hints: vague wording ("usually", "etc.", "use
+your judgement"...).
+
+\b
+Examples:
+  labelbook lint guide.ipynb
+  labelbook lint guide.py --json | jq '.findings[] | select(.severity == "error")'
+
+Each finding has a code (LB101...), a severity, the cell number and section id, a message and
+a suggested fix. Exit 0 no errors (warnings and hints allowed), 1 errors, 2 unusable input.
+"""
+
+
+@main.command("lint", help=LINT_HELP)
+@click.argument("notebook", type=click.Path(dir_okay=False, path_type=Path))
+@_json_option
+def lint_command(notebook: Path, as_json: bool) -> None:
+    _skip_slow_optional_imports()
+    from labelbook.lint import lint_path
+
+    try:
+        _, findings = lint_path(notebook)
+    except LabelbookError as err:
+        _unusable(err)
+    errors = sum(f.severity == "error" for f in findings)
+    if as_json:
+        payload = {
+            "notebook": str(notebook),
+            "ok": errors == 0,
+            "counts": {s: sum(f.severity == s for f in findings) for s in ("error", "warning", "hint")},
+            "findings": [f.to_dict() for f in findings],
+        }
+        click.echo(json.dumps(payload, indent=2))
+    else:
+        _print_findings(findings)
+        verdict = click.style(
+            "ok" if not errors else "errors", fg="green" if not errors else "red", bold=True
+        )
+        click.echo(f"{notebook}: {verdict}: {_summary(findings)}")
+    sys.exit(1 if errors else 0)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,10 @@ Messages say what was wrong, where, and what to do about it.
 
 from __future__ import annotations
 
-__all__ = ["BackendError", "LabelbookError", "NotebookError", "ServerError", "TaskError"]
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = ["BackendError", "LabelbookError", "NotebookError", "ServerError", "TaskError", "TemplateNotFound"]
 
 
 class LabelbookError(Exception):
@@ -26,3 +29,12 @@ class TaskError(LabelbookError):
 
 class NotebookError(LabelbookError):
     """A notebook cannot be read into a Guide; the message names the file, the cell and the fix."""
+
+
+class TemplateNotFound(LabelbookError):
+    """No instruction template of that name or path; the message lists every place searched."""
+
+    def __init__(self, message: str, searched: Sequence[Path] = ()) -> None:
+        super().__init__(message)
+        self.searched: tuple[Path, ...] = tuple(searched)
+        """The paths looked at, in lookup order."""

@@ -12,9 +12,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from labelbook.task import Example, Task
+
+if TYPE_CHECKING:
+    from labelbook.lint import Finding
 
 __all__ = ["Block", "CellOutput", "Guide", "Markdown", "Rule", "Section", "WorkedExample"]
 
@@ -171,3 +174,9 @@ class Guide:
             if section.id == id:
                 return section
         raise KeyError(f"no section {id!r}; sections: {', '.join(s.id for s in self.sections)}")
+
+    def lint(self) -> list[Finding]:
+        """Clarity checks (see `labelbook.lint`): errors, then warnings, then hints."""
+        from labelbook.lint import lint
+
+        return lint(self)

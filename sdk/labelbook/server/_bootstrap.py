@@ -8,8 +8,8 @@ each other's reads.
 from __future__ import annotations
 
 import sqlite3
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 
 def enable_wal(database: Path) -> None:
@@ -26,9 +26,32 @@ def prepare_process() -> None:
 
     import labelbook.server.engine  # noqa: F401 — registers the "labelbook" search engine
 
+    reuse_settings_adapters()
+
     @event.listens_for(Engine, "connect")
     def _tune_sqlite(dbapi_connection: Any, connection_record: Any) -> None:
         cursor = dbapi_connection.cursor()
         # WAL + NORMAL survives a killed process without losing a committed transaction.
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+
+
+def reuse_settings_adapters() -> None:
+    """Build argilla_server's two settings TypeAdapters once instead of on every `parsed_settings` call.
+
+    argilla-server 2.8 constructs `TypeAdapter(QuestionSettings)` / `TypeAdapter(MetadataPropertySettings)`
+    (pydantic schema generation for a discriminated union, ~1 ms) each time a question's or a
+    metadata property's settings are read: per record, per suggestion and per metadata value
+    during a bulk log, per response when answers are validated. Same validation, built once.
+    """
+    from argilla_server.models import database
+    from pydantic import TypeAdapter
+
+    question_settings = TypeAdapter(database.QuestionSettings)
+    metadata_settings = TypeAdapter(database.MetadataPropertySettings)
+    database.Question.parsed_settings = property(
+        lambda self: question_settings.validate_python(self.settings)
+    )
+    database.MetadataProperty.parsed_settings = property(
+        lambda self: metadata_settings.validate_python(self.settings)
+    )

@@ -1,0 +1,643 @@
+"""Render a Guide into the documents contractors and Argilla read, through Jinja2 templates.
+
+Three outputs, all rendered in memory by `render_all` (so a caller can write them atomically):
+
+    guide.md     the `argilla` template: markdown for the dataset's guidelines in Argilla
+    guide.html   the `contractor` template: one self-contained, printable HTML file
+    task.json    `Task.to_json()`
+
+Templates are folders of Jinja2 files (`guide.md.j2`, `guide.html.j2`) found like nbconvert's:
+an explicit path, then `instruction_templates/<name>/` beside the notebook, then the templates
+packaged with labelbook; a missing one raises `TemplateNotFound` listing every path searched.
+Every folder on that path is also on the Jinja2 loader's path, so a template may
+`{% extends "contractor/guide.html.j2" %}` and override only the blocks it changes.
+
+Markdown goes through markdown-it-py with an explicit preset (`commonmark` + tables) and the
+mdit-py-plugins front matter, footnote and anchors plugins. The notebook is untrusted text:
+- HTML output: markdown is rendered with raw HTML allowed, then sanitized with nh3 (an
+  allow-list: no `<script>`, no `on*=` handlers, no `javascript:` or non-image `data:` URLs);
+  Jinja2 autoescapes everything else.
+- Markdown output: top-level raw HTML blocks are sanitized with nh3, inline raw HTML is
+  escaped (shown as text), and link destinations with unsafe schemes become `#blocked-url`.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import json
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from labelbook.errors import TaskError, TemplateNotFound
+from labelbook.guide import CellOutput, Guide, Markdown, Section, WorkedExample
+from labelbook.task import (
+    ChatField,
+    ChatMessage,
+    Field,
+    ImageField,
+    MultiLabelQuestion,
+    Question,
+    RankingQuestion,
+    SpanQuestion,
+    TextField,
+    ToolCall,
+)
+
+if TYPE_CHECKING:
+    import jinja2
+    from markdown_it import MarkdownIt
+    from markdown_it.rules_core import StateCore
+
+__all__ = [
+    "OUTPUTS",
+    "Output",
+    "clean_markdown",
+    "find_template",
+    "markdown_to_html",
+    "packaged_templates",
+    "render",
+    "render_all",
+    "safe_url",
+    "sanitize_html",
+    "template_search_path",
+]
+
+
+@dataclass(frozen=True)
+class Output:
+    """One document `labelbook build` writes from a template."""
+
+    filename: str
+    """File written in the output folder, e.g. "guide.md"."""
+    template: str
+    """The template file inside a template folder, e.g. "guide.md.j2"."""
+    default: str
+    """Name of the template folder used unless overridden, e.g. "argilla"."""
+
+
+OUTPUTS: tuple[Output, ...] = (
+    Output("guide.md", "guide.md.j2", "argilla"),
+    Output("guide.html", "guide.html.j2", "contractor"),
+)
+"""The templated outputs, in build order (task.json is written straight from the Task)."""
+
+TASK_JSON = "task.json"
+_RULE_MARK = re.compile(r"\[(R(?:-|\d)[A-Za-z0-9_.-]*)\]")
+
+
+# ---------------------------------------------------------------------------------------------
+# Template lookup
+
+
+def packaged_templates() -> Path:
+    """The templates shipped with labelbook: inside the wheel, or the source tree's in an editable install."""
+    here = Path(__file__).resolve().parent
+    wheel = here / "instruction_templates"
+    if wheel.is_dir():
+        return wheel
+    return here.parent.parent / "instruction_templates"  # sdk/labelbook/ → repository root
+
+
+def _looks_like_path(value: str) -> bool:
+    return os.sep in value or "/" in value or value.startswith(".") or value.endswith(".j2")
+
+
+def find_template(
+    name_or_path: str | os.PathLike[str], filename: str, notebook_dir: Path | None = None
+) -> Path:
+    """The template file `filename` of a template given by name or folder path, in lookup order.
+
+    A path (anything with a slash, or an existing folder or .j2 file) is used as given; a name is
+    looked up in `<notebook_dir>/instruction_templates/<name>/`, then in the packaged templates.
+    """
+    value = os.fspath(name_or_path)
+    searched: list[Path] = []
+    explicit = Path(value).expanduser()
+    if _looks_like_path(value) or explicit.exists():
+        candidate = explicit if explicit.suffix == ".j2" else explicit / filename
+        if candidate.is_file():
+            return candidate
+        searched.append(candidate)
+    else:
+        if notebook_dir is not None:
+            searched.append(notebook_dir / "instruction_templates" / value / filename)
+        searched.append(packaged_templates() / value / filename)
+        for candidate in searched:
+            if candidate.is_file():
+                return candidate
+    where = "\n".join(f"  {path}" for path in searched)
+    raise TemplateNotFound(
+        f"template {value!r} has no {filename}; searched:\n{where}\n"
+        f"Pass a template folder holding {filename} (--template PATH), put one in "
+        "instruction_templates/<name>/ beside the notebook, or use a packaged name "
+        f"({', '.join(_packaged_names())}).",
+        searched,
+    )
+
+
+def _packaged_names() -> list[str]:
+    root = packaged_templates()
+    return sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+
+
+def template_search_path(template_file: Path, notebook_dir: Path | None) -> tuple[Path, ...]:
+    """Folders on the Jinja2 loader's path: the template's own, its parent, beside the notebook, packaged."""
+    folders = [template_file.parent, template_file.parent.parent]
+    if notebook_dir is not None:
+        folders.append(notebook_dir / "instruction_templates")
+    folders.append(packaged_templates())
+    unique: list[Path] = []
+    for folder in folders:
+        if folder.is_dir() and folder not in unique:
+            unique.append(folder)
+    return tuple(unique)
+
+
+# ---------------------------------------------------------------------------------------------
+# Safety
+
+
+_SAFE_SCHEMES = frozenset({"http", "https", "mailto"})
+_SAFE_DATA = re.compile(r"^data:image/(?:png|jpeg|jpg|gif|webp);base64,[A-Za-z0-9+/=]*$", re.I)
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
+# Browsers drop ASCII tabs and newlines anywhere in a URL and trim controls and spaces around it.
+_URL_NOISE = re.compile(r"[\x00-\x20\x7f]+")
+BLOCKED_URL = "#blocked-url"
+
+
+def safe_url(url: object) -> str:
+    """`url` if it is relative, http(s), mailto or an inline raster image; `#blocked-url` otherwise."""
+    if not isinstance(url, str):
+        return BLOCKED_URL
+    probe = _URL_NOISE.sub("", html.unescape(url))
+    match = _SCHEME.match(probe)
+    if match is None:
+        return url
+    scheme = match.group(1).lower()
+    if scheme in _SAFE_SCHEMES or (scheme == "data" and _SAFE_DATA.match(probe)):
+        return url
+    return BLOCKED_URL
+
+
+_ALLOWED_TAGS = frozenset(
+    {
+        "a", "abbr", "b", "blockquote", "br", "caption", "cite", "code", "col", "colgroup", "dd",
+        "del", "details", "dfn", "div", "dl", "dt", "em", "figcaption", "figure", "h1", "h2", "h3",
+        "h4", "h5", "h6", "hr", "i", "img", "ins", "kbd", "li", "mark", "ol", "p", "pre", "q", "s",
+        "samp", "section", "small", "span", "strong", "sub", "summary", "sup", "table", "tbody",
+        "td", "tfoot", "th", "thead", "time", "tr", "u", "ul", "var", "wbr",
+    }
+)  # fmt: skip
+_ALLOWED_ATTRIBUTES: dict[str, set[str]] = {
+    "*": {"id", "class", "title", "lang", "dir"},
+    "a": {"href", "hreflang"},
+    "img": {"src", "alt", "width", "height"},
+    "ol": {"start"},
+    "td": {"colspan", "rowspan", "style"},
+    "th": {"colspan", "rowspan", "scope", "style"},
+    "col": {"span"},
+    "colgroup": {"span"},
+}
+
+
+def _filter_attribute(tag: str, attribute: str, value: str) -> str | None:
+    if attribute in ("href", "src"):
+        return None if safe_url(value) == BLOCKED_URL else value
+    return value
+
+
+def sanitize_html(fragment: str) -> str:
+    """An HTML fragment with only safe tags, attributes and URLs left (nh3, an allow-list)."""
+    import nh3
+
+    return nh3.clean(
+        fragment,
+        tags=set(_ALLOWED_TAGS),
+        clean_content_tags={"script", "style"},
+        attributes=_ALLOWED_ATTRIBUTES,
+        attribute_filter=_filter_attribute,
+        url_schemes={"http", "https", "mailto", "data"},
+        filter_style_properties={"text-align"},
+        link_rel=None,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Markdown
+
+
+def _rule_marks(state: StateCore) -> None:
+    """Turn `[R-id]` into an anchor where a rule is stated and into a link where it is cited."""
+    from markdown_it.token import Token
+
+    defined: set[str] = state.env.get("rules", set())
+    for index, block in enumerate(state.tokens):
+        if block.type != "inline" or not block.children:
+            continue
+        opens_paragraph = index > 0 and state.tokens[index - 1].type == "paragraph_open"
+        children: list[Token] = []
+        for position, child in enumerate(block.children):
+            if child.type != "text" or "[" not in child.content:
+                children.append(child)
+                continue
+            text, start = child.content, 0
+            for match in _RULE_MARK.finditer(text):
+                rule_id = match.group(1)
+                if match.start() > start:
+                    children.append(Token("text", "", 0, content=text[start : match.start()]))
+                if opens_paragraph and position == 0 and match.start() == 0 and rule_id in defined:
+                    anchor = f'<span class="rule-id" id="{rule_id}">{rule_id}</span>'
+                    children.append(Token("html_inline", "", 0, content=anchor))
+                else:
+                    link = Token("link_open", "a", 1, attrs={"href": f"#{rule_id}", "class": "rule-ref"})
+                    children += [link, Token("text", "", 0, content=rule_id), Token("link_close", "a", -1)]
+                start = match.end()
+            if start < len(text):
+                children.append(Token("text", "", 0, content=text[start:]))
+        block.children = children
+
+
+class _Slugger:
+    """Anchors for headings inside a section (levels 4–6), prefixed with the section's id."""
+
+    prefix = ""
+
+    def __call__(self, title: str) -> str:
+        from labelbook.notebook import slugify
+
+        return f"{self.prefix}-{slugify(title)}" if self.prefix else slugify(title)
+
+
+_SLUGGER = _Slugger()
+
+
+@functools.cache
+def _html_parser() -> MarkdownIt:
+    from markdown_it import MarkdownIt
+    from mdit_py_plugins.anchors import anchors_plugin
+    from mdit_py_plugins.footnote import footnote_plugin
+    from mdit_py_plugins.front_matter import front_matter_plugin
+
+    md = MarkdownIt("commonmark", {"html": True, "typographer": False}).enable("table")
+    md.use(front_matter_plugin).use(footnote_plugin).use(anchors_plugin, min_level=1, max_level=6,
+                                                           slug_func=_SLUGGER)  # fmt: skip
+    md.core.ruler.push("labelbook_rules", _rule_marks)
+    return md
+
+
+@functools.cache
+def _source_parser() -> MarkdownIt:
+    from markdown_it import MarkdownIt
+    from mdit_py_plugins.footnote import footnote_plugin
+    from mdit_py_plugins.front_matter import front_matter_plugin
+
+    md = MarkdownIt("commonmark", {"html": True}).enable("table")
+    return md.use(front_matter_plugin).use(footnote_plugin)
+
+
+def markdown_to_html(text: str, *, doc_id: str = "", rules: Sequence[str] = ()) -> str:
+    """Sanitized HTML for a markdown string. `doc_id` keeps footnote and heading ids unique per block."""
+    _SLUGGER.prefix = doc_id
+    env: dict[str, Any] = {"rules": set(rules)}
+    if doc_id:
+        env["docId"] = doc_id
+    try:
+        rendered = _html_parser().render(text, env)
+    finally:
+        _SLUGGER.prefix = ""
+    return sanitize_html(rendered)
+
+
+_TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
+_DESTINATIONS = (
+    re.compile(r"\]\(\s*(<[^>\n]*>|(?:[^\s()]|\([^\s()]*\))+)"),  # [text](dest, one level of (...)
+    re.compile(r"^[ \t]{0,3}(?:>[ \t]*)*\[[^\]\n]+\]:[ \t]*(<[^>\n]*>|\S+)", re.M),  # [ref]: dest
+    re.compile(r"(<[A-Za-z][A-Za-z0-9+.-]{1,31}:[^<>\s]*>)"),  # <scheme:autolink>
+)
+
+
+def _escape_tags(text: str) -> str:
+    return _TAG_START.sub("&lt;", text)
+
+
+def _block_unsafe_destinations(text: str) -> str:
+    for pattern in _DESTINATIONS:
+
+        def replace(match: re.Match[str]) -> str:
+            dest = match.group(1)
+            url = dest[1:-1] if dest.startswith("<") and dest.endswith(">") else dest
+            if safe_url(url) != BLOCKED_URL:
+                return match.group(0)
+            start, end = match.span(1)
+            whole = match.group(0)
+            offset = match.start()
+            return whole[: start - offset] + BLOCKED_URL + whole[end - offset :]
+
+        text = pattern.sub(replace, text)
+    return text
+
+
+def clean_markdown(text: str) -> str:
+    """Markdown safe to hand to another renderer: raw HTML sanitized or escaped, unsafe links blocked.
+
+    Code blocks and fences are left exactly as written.
+    """
+    if "<" not in text and _block_unsafe_destinations(text) == text:
+        return text  # no raw HTML and no unsafe link: nothing to parse for
+    lines = text.split("\n")
+    # first line → (end line, replacement lines); other lines keep their text.
+    replaced: dict[int, tuple[int, list[str]]] = {}
+    verbatim: set[int] = set()
+    for token in _source_parser().parse(text):
+        if not token.map:
+            continue
+        first, last = token.map
+        if token.type in ("fence", "code_block"):
+            verbatim.update(range(first, last))
+        elif token.type == "html_block" and token.level == 0:
+            cleaned = re.sub(r"\n\s*\n", "\n", sanitize_html(token.content).strip("\n"))
+            replaced[first] = (last, cleaned.split("\n") if cleaned else [])
+        elif token.type == "html_block":
+            replaced[first] = (last, [_escape_tags(line) for line in lines[first:last]])
+        elif token.type == "inline" and token.children and first not in replaced:
+            raw = [c.content for c in token.children if c.type == "html_inline"]
+            if raw:
+                block = "\n".join(lines[first:last])
+                for tag in dict.fromkeys(raw):
+                    block = block.replace(tag, _escape_tags(tag)) if tag in block else _escape_tags(block)
+                replaced[first] = (last, block.split("\n"))
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        if i in replaced:
+            last, new = replaced[i]
+            out += [_block_unsafe_destinations(line) for line in new]
+            i = last
+            continue
+        out.append(lines[i] if i in verbatim else _block_unsafe_destinations(lines[i]))
+        i += 1
+    return "\n".join(out)
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers the templates call
+
+
+def _fence(text: str, info: str = "") -> str:
+    """A fenced code block that no backtick run inside `text` can close early."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    marks = "`" * max(3, longest + 1)
+    return f"{marks}{info}\n{text.rstrip(chr(10))}\n{marks}"
+
+
+def _inline_code(text: str) -> str:
+    text = text.replace("\n", " ")
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    marks = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") or not text.strip() else ""
+    return f"{marks}{pad}{text}{pad}{marks}"
+
+
+def _chat_messages(field: Field, value: object) -> tuple[ChatMessage, ...] | None:
+    """The messages of a chat value, or None when the value is malformed (shown as JSON instead)."""
+    if not isinstance(field, ChatField):
+        return None
+    try:
+        return field.messages(value)
+    except TaskError:
+        return None
+
+
+_COMMAND_KEYS = ("command", "cmd", "script", "code", "input")
+
+
+def _tool_command(call: ToolCall) -> str | None:
+    """The shell command of a tool call, when its arguments carry one (`{"command": "ls"}`)."""
+    arguments = call.arguments
+    if isinstance(arguments, str):
+        try:
+            arguments = json.loads(arguments)
+        except ValueError:
+            return None
+    if isinstance(arguments, Mapping):
+        for key in _COMMAND_KEYS:
+            if isinstance(arguments.get(key), str):
+                return str(arguments[key])
+    return None
+
+
+def _pretty(value: object) -> str:
+    """JSON, indented; a string that holds JSON (some APIs log tool arguments so) is decoded first."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return str(value)
+    return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+def _answer_text(question: Question, value: object) -> str:
+    """An answer as a contractor would say it."""
+    if isinstance(question, RankingQuestion) and isinstance(value, list | tuple):
+        return " > ".join(map(str, value))
+    if isinstance(question, MultiLabelQuestion) and isinstance(value, list | tuple):
+        return ", ".join(map(str, value))
+    if isinstance(question, SpanQuestion) and isinstance(value, list | tuple):
+        spans = [
+            f"{s.get('label')} [{s.get('start')}:{s.get('end')}]" for s in value if isinstance(s, Mapping)
+        ]
+        return "; ".join(spans)
+    return str(value) if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def _definitions(question: Question) -> Mapping[str, str]:
+    for attr in question.definition_maps:
+        return dict(getattr(question, attr))
+    return {}
+
+
+def _glossary(guide: Guide) -> list[tuple[Question, list[tuple[str, str]]]]:
+    return [(q, list(_definitions(q).items())) for q in guide.task.questions if _definitions(q)]
+
+
+def _heading_offset(sections: Sequence[Section]) -> int:
+    """Shift so that the guide's top section level becomes <h2> (the title is the only <h1>)."""
+    levels = [s.level for s in sections if s.level > 0]
+    return 2 - min(levels) if levels else 1
+
+
+def _task_field(guide: Guide, name: str) -> Field | None:
+    return next((f for f in guide.task.fields if f.name == name), None)
+
+
+def _task_question(guide: Guide, name: str) -> Question | None:
+    return next((q for q in guide.task.questions if q.name == name), None)
+
+
+# ---------------------------------------------------------------------------------------------
+# Rendering
+
+
+@functools.cache
+def _environment(search_path: tuple[Path, ...], html_output: bool) -> jinja2.Environment:
+    """One environment per loader path; autoescape follows the output (HTML), not the file name."""
+    import jinja2
+    from markupsafe import Markup
+
+    # "labelbook/<name>/<file>" always means the packaged template, so an override beside the
+    # notebook can extend the template it replaces.
+    loader = jinja2.ChoiceLoader(
+        [
+            jinja2.FileSystemLoader([str(p) for p in search_path]),
+            jinja2.PrefixLoader({"labelbook": jinja2.FileSystemLoader(str(packaged_templates()))}),
+        ]
+    )
+    env = jinja2.Environment(
+        loader=loader,
+        autoescape=html_output,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+    @jinja2.pass_context
+    def markdown_filter(context: jinja2.runtime.Context, text: str, doc_id: str = "") -> Markup:
+        rules = context.get("rule_ids", ())
+        return Markup(markdown_to_html(str(text), doc_id=doc_id, rules=rules))
+
+    env.filters.update(
+        markdown=markdown_filter,
+        clean_markdown=clean_markdown,
+        sanitize_html=lambda fragment: Markup(sanitize_html(str(fragment))),
+        safe_url=safe_url,
+        fence=_fence,
+        inline_code=_inline_code,
+        pretty=_pretty,
+        tojson_pretty=_pretty,
+    )
+    env.tests.update(
+        markdown_block=lambda block: isinstance(block, Markdown),
+        worked_example=lambda block: isinstance(block, WorkedExample),
+        cell_output=lambda block: isinstance(block, CellOutput),
+        chat_field=lambda field: isinstance(field, ChatField),
+        text_field=lambda field: isinstance(field, TextField),
+        image_field=lambda field: isinstance(field, ImageField),
+    )
+    env.globals.update(
+        chat_messages=_chat_messages,
+        tool_command=_tool_command,
+        answer_text=_answer_text,
+        definitions=_definitions,
+    )
+    return env
+
+
+def _context(guide: Guide, release: Mapping[str, Any] | None) -> dict[str, Any]:
+    offset = _heading_offset(guide.sections)
+    return {
+        "guide": guide,
+        "title": guide.title,
+        "metadata": guide.metadata,
+        "task": guide.task,
+        "sections": guide.sections,
+        "release": release,
+        "glossary": _glossary(guide),
+        "rule_ids": tuple(rule.id for rule in guide.rules),
+        "heading_level": lambda section: min(section.level + offset, 6) if section.level else 2,
+        "field": functools.partial(_task_field, guide),
+        "question": functools.partial(_task_question, guide),
+    }
+
+
+def render(
+    guide: Guide,
+    template: str | os.PathLike[str] = "argilla",
+    *,
+    filename: str | None = None,
+    release: Mapping[str, Any] | None = None,
+) -> str:
+    """Render one document: `template` is a template name or folder path (see `find_template`).
+
+    `filename` picks the file inside the folder; by default the one of the output whose default
+    template is `template` (`argilla` → guide.md.j2, `contractor` → guide.html.j2).
+    `release` fills the release banner and "what changed" slot (None: no banner).
+    """
+    if filename is None:
+        by_name = {o.default: o.template for o in OUTPUTS}
+        filename = by_name.get(os.fspath(template), OUTPUTS[0].template)
+    notebook_dir = guide.source_path.resolve().parent
+    path = find_template(template, filename, notebook_dir)
+    env = _environment(template_search_path(path, notebook_dir), ".htm" in filename)
+    try:
+        compiled = env.get_template(path.name)  # the template's own folder comes first on the path
+    except Exception as err:  # jinja2's TemplateSyntaxError, TemplateNotFound for an extended base
+        raise TemplateNotFound(f"{path}: cannot load the template: {err}", [path]) from err
+    text = compiled.render(_context(guide, release))
+    return text if ".htm" in filename else _tidy_markdown(text)
+
+
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+
+
+def _tidy_markdown(text: str) -> str:
+    """One blank line between blocks, outside top-level code fences; one trailing newline."""
+    out: list[str] = []
+    fence = ""
+    for line in text.split("\n"):
+        line = line.rstrip() if not fence else line
+        match = _FENCE.match(line)
+        if fence:
+            if match and match.group(1)[0] == fence[0] and len(match.group(1)) >= len(fence):
+                fence = ""
+        elif match:
+            fence = match.group(1)
+        elif not line and (not out or not out[-1]):
+            continue
+        out.append(line)
+    return "\n".join(out).strip("\n") + "\n"
+
+
+def render_all(
+    guide: Guide,
+    templates: Sequence[str | os.PathLike[str]] = (),
+    *,
+    release: Mapping[str, Any] | None = None,
+) -> dict[str, str]:
+    """Every output as text, keyed by file name: guide.md, guide.html and task.json.
+
+    Each of `templates` (a name or a folder path) replaces the defaults for the files it holds;
+    one that holds none of them raises TemplateNotFound.
+    """
+    notebook_dir = guide.source_path.resolve().parent
+    chosen: dict[str, str | os.PathLike[str]] = {o.filename: o.default for o in OUTPUTS}
+    for template in templates:
+        matched = False
+        errors: list[TemplateNotFound] = []
+        for output in OUTPUTS:
+            try:
+                find_template(template, output.template, notebook_dir)
+            except TemplateNotFound as err:
+                errors.append(err)
+                continue
+            chosen[output.filename] = template
+            matched = True
+        if not matched:
+            searched = [path for err in errors for path in err.searched]
+            listing = "\n".join(f"  {path}" for path in searched)
+            raise TemplateNotFound(
+                f"template {os.fspath(template)!r} holds none of "
+                f"{', '.join(o.template for o in OUTPUTS)}; searched:\n{listing}",
+                searched,
+            )
+    documents = {
+        output.filename: render(guide, chosen[output.filename], filename=output.template, release=release)
+        for output in OUTPUTS
+    }
+    documents[TASK_JSON] = guide.task.to_json()
+    return documents

@@ -1,0 +1,204 @@
+"""The clarity lint: every rule with a notebook that trips it and the fixed notebook that does not."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+import labelbook as lb
+from labelbook.lint import CHECKS, CODES, LONG_SECTION_WORDS, Finding, lint, lint_path
+
+DEFINITIONS = '{"positive": "The writer likes it.", "negative": "The writer dislikes it."}'
+TASK = """\
+task = lb.Task(
+    name="sentiment",
+    fields=[lb.TextField("text")],
+    questions=[lb.LabelQuestion("sentiment", description="How the writer feels.", labels=DEFINITIONS)],
+)"""
+INTRO = "# Sentiment\n\nRead the text and say how the writer feels."
+BOUNDARY = (
+    "## Positive or negative {#boundary}\n\n"
+    "- [R-mixed] Mixed feelings: positive if the text recommends the product, negative otherwise."
+)
+POSITIVE = 'example = lb.Example(record={"text": "Great, buy it."}, answers={"sentiment": "positive"})'
+NEGATIVE = (
+    'example = lb.Example(record={"text": "Broke in a day."}, answers={"sentiment": "negative"}, '
+    'explanation="Nothing recommends it [R-mixed].")'
+)
+
+
+@dataclass
+class Notebook:
+    """A small lint-clean guide; each case changes one part."""
+
+    definitions: str = DEFINITIONS
+    task: str = TASK
+    markdown: list[str] = field(default_factory=lambda: [INTRO, BOUNDARY])
+    examples: list[str] = field(default_factory=lambda: [POSITIVE, NEGATIVE])
+    extra: list[Any] = field(default_factory=list)
+    task_tag: bool = True
+
+    def cells(self) -> list[Any]:
+        task = self.task.replace("DEFINITIONS", self.definitions)
+        cells = [new_markdown_cell(self.markdown[0])]
+        cells.append(new_code_cell(task, metadata={"tags": ["labelbook:task"] if self.task_tag else []}))
+        cells += [new_markdown_cell(text) for text in self.markdown[1:]]
+        cells += [new_code_cell(src, metadata={"tags": ["labelbook:example"]}) for src in self.examples]
+        return cells + self.extra
+
+    def write(self, tmp_path: Path) -> Path:
+        path = tmp_path / "guide.ipynb"
+        nbformat.write(new_notebook(cells=self.cells()), path)
+        return path
+
+
+def image_output(alt: str) -> Any:
+    output = new_output("display_data", data={"image/png": "iVBORw0KGgo="})
+    metadata: dict[str, Any] = {"tags": ["labelbook:show-output"]}
+    if alt:
+        metadata["labelbook"] = {"alt": alt}
+    return new_code_cell("plot()", metadata=metadata, outputs=[output])
+
+
+def long_section(words: int) -> str:
+    return "## Details\n\n" + " ".join(["positive"] + ["word"] * (words - 1))
+
+
+# (code, what it is about, the notebook that trips the rule, the fixed notebook)
+CASES = [
+    ("LB101", "label without definition",
+     Notebook(definitions='{"positive": "The writer likes it.", "negative": ""}'), Notebook()),
+    ("LB101", "labels given as a list",
+     Notebook(definitions='["positive", "negative"]'), Notebook()),
+    ("LB102", "question without description",
+     Notebook(task=TASK.replace('description="How the writer feels.", ', "")), Notebook()),
+    ("LB103", "example answer not a label",
+     Notebook(examples=[POSITIVE.replace('"positive"}', '"neutral"}'), NEGATIVE]), Notebook()),
+    ("LB103", "example answers a question that does not exist",
+     Notebook(examples=[POSITIVE.replace('"sentiment": "positive"', '"sentiment": "positive", "mood": "ok"'),
+                        NEGATIVE]), Notebook()),
+    ("LB104", "no task cell", Notebook(task_tag=False), Notebook()),
+    ("LB104", "task cell raises", Notebook(task="raise ValueError('no data file')"), Notebook()),
+    ("LB105", "duplicate section ids",
+     Notebook(markdown=[INTRO, BOUNDARY, "## Again {#boundary}\n\nMore."]),
+     Notebook(markdown=[INTRO, BOUNDARY, "## Again {#again}\n\nMore."])),
+    ("LB105", "duplicate rule ids",
+     Notebook(markdown=[INTRO, BOUNDARY, "## More\n\n- [R-mixed] Again."]),
+     Notebook(markdown=[INTRO, BOUNDARY, "## More\n\n- [R-other] Again."])),
+    ("LB105", "duplicate example ids",
+     Notebook(examples=[POSITIVE[:-1] + ', id="ex")', NEGATIVE[:-1] + ', id="ex")']),
+     Notebook(examples=[POSITIVE[:-1] + ', id="ex1")', NEGATIVE[:-1] + ', id="ex2")'])),
+    ("LB106", "link to a missing id",
+     Notebook(markdown=[INTRO + " See [the rules](#rules).", BOUNDARY]),
+     Notebook(markdown=[INTRO + " See [the rules](#boundary).", BOUNDARY])),
+    ("LB106", "raw HTML link to a missing id",
+     Notebook(markdown=[INTRO + ' See <a href="#rules">the rules</a>.', BOUNDARY]),
+     Notebook(markdown=[INTRO + ' See <a href="#R-mixed">the rule</a>.', BOUNDARY])),
+    ("LB106", "citation of a rule that does not exist",
+     Notebook(examples=[POSITIVE, NEGATIVE.replace("[R-mixed]", "[R-mixd]")]), Notebook()),
+    ("LB107", "markdown image without alt",
+     Notebook(markdown=[INTRO + "\n\n![](chart.png)", BOUNDARY]),
+     Notebook(markdown=[INTRO + "\n\n![Share of positive answers per week](chart.png)", BOUNDARY])),
+    ("LB107", "raw img without alt",
+     Notebook(markdown=[INTRO + '\n\n<img src="chart.png">', BOUNDARY]),
+     Notebook(markdown=[INTRO + '\n\n<img src="chart.png" alt="A chart">', BOUNDARY])),
+    ("LB107", "shown output image without alt",
+     Notebook(extra=[image_output("")]), Notebook(extra=[image_output("Answers per label")])),
+    ("LB108", "example record with an unknown field",
+     Notebook(examples=[POSITIVE.replace('{"text"', '{"txt"'), NEGATIVE]), Notebook()),
+    ("LB201", "label without a worked example", Notebook(examples=[POSITIVE]), Notebook()),
+    ("LB202", "two labels never in the same section",
+     Notebook(markdown=[INTRO, "## Praise {#boundary}\n\n- [R-mixed] Positive means praise.",
+                        "## Complaints\n\nNegative means complaints."],
+              examples=[POSITIVE, NEGATIVE.replace("Nothing recommends it [R-mixed].", "Broken.")]),
+     Notebook(markdown=[INTRO, "## Praise {#boundary}\n\n- [R-mixed] Positive means praise, not negative.",
+                        "## Complaints\n\nNegative means complaints."])),
+    ("LB203", "very long section",
+     Notebook(markdown=[INTRO, BOUNDARY, long_section(LONG_SECTION_WORDS + 1)]),
+     Notebook(markdown=[INTRO, BOUNDARY, long_section(LONG_SECTION_WORDS)])),
+    ("LB204", "TODO in the text",
+     Notebook(markdown=[INTRO + "\n\nTODO: explain sarcasm.", BOUNDARY]),
+     Notebook(markdown=[INTRO + "\n\nSarcasm counts as negative.", BOUNDARY])),
+    ("LB204", "TBD in a label definition",
+     Notebook(definitions='{"positive": "The writer likes it.", "negative": "TBD"}'), Notebook()),
+    ("LB301", "vague wording",
+     Notebook(markdown=[INTRO + " Usually the first sentence decides, etc.", BOUNDARY]),
+     Notebook(markdown=[INTRO + " The first sentence decides unless a later one contradicts it.", BOUNDARY])),
+    ("LB301", "use your judgement",
+     Notebook(markdown=[INTRO, BOUNDARY + "\n- [R-other] Otherwise, use your\njudgement."]),
+     Notebook(markdown=[INTRO, BOUNDARY + "\n- [R-other] Otherwise, answer negative."])),
+]  # fmt: skip
+
+
+def codes(path: Path) -> list[str]:
+    _, findings = lint_path(path)
+    return [f.code for f in findings]
+
+
+@pytest.mark.parametrize(
+    ("code", "failing", "passing"), [(c[0], c[2], c[3]) for c in CASES], ids=[f"{c[0]}-{c[1]}" for c in CASES]
+)
+def test_rule_trips_on_the_bad_notebook_and_not_on_the_fixed_one(
+    tmp_path: Path, code: str, failing: Notebook, passing: Notebook
+) -> None:
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "good").mkdir()
+    assert code in codes(failing.write(tmp_path / "bad"))
+    assert code not in codes(passing.write(tmp_path / "good"))
+
+
+def test_every_code_has_a_case_and_every_check_a_code() -> None:
+    assert {c[0] for c in CASES} == set(CODES)
+    assert len(CHECKS) == len({c.__name__ for c in CHECKS})
+
+
+def test_the_base_notebook_is_clean(tmp_path: Path) -> None:
+    assert lint_path(Notebook().write(tmp_path)) == (lb.load(tmp_path / "guide.ipynb"), [])
+
+
+def test_findings_say_where_and_how_to_fix(tmp_path: Path) -> None:
+    notebook = Notebook(examples=[POSITIVE.replace('"positive"}', '"neutral"}'), NEGATIVE])
+    guide = lb.load(notebook.write(tmp_path))
+    [finding] = [f for f in guide.lint() if f.code == "LB103"]
+    assert finding.severity == "error"
+    assert finding.cell == 4 and finding.section == "boundary"
+    assert "'neutral' is not a label of question 'sentiment'" in finding.message
+    assert "'positive'" in finding.message and finding.fix
+    assert str(finding).startswith("cell 4, section boundary: LB103 error:")
+    assert finding.to_dict() == {
+        "code": "LB103",
+        "severity": "error",
+        "message": finding.message,
+        "fix": finding.fix,
+        "cell": 4,
+        "section": "boundary",
+    }
+
+
+def test_a_failing_task_cell_is_reported_with_its_cell_and_error(tmp_path: Path) -> None:
+    guide, findings = lint_path(Notebook(task="raise ValueError('no data file')").write(tmp_path))
+    assert guide is None
+    [finding] = findings
+    assert (finding.code, finding.severity, finding.cell) == ("LB104", "error", 2)
+    assert "ValueError" in finding.message and "no data file" in finding.message
+
+
+def test_findings_come_errors_first(tmp_path: Path) -> None:
+    notebook = Notebook(
+        markdown=[INTRO + " Usually.", BOUNDARY], examples=[POSITIVE.replace("positive", "x")]
+    )
+    findings = lint(lb.load(notebook.write(tmp_path)))
+    order = {"error": 0, "warning": 1, "hint": 2}
+    assert [order[f.severity] for f in findings] == sorted(order[f.severity] for f in findings)
+    assert {f.severity for f in findings} == {"error", "warning", "hint"}
+    assert all(isinstance(f, Finding) for f in findings)
+
+
+def test_vague_words_inside_code_spans_are_not_flagged(tmp_path: Path) -> None:
+    notebook = Notebook(markdown=[INTRO + " The flag `--usually` is a name.", BOUNDARY])
+    assert "LB301" not in codes(notebook.write(tmp_path))
