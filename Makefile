@@ -42,6 +42,7 @@ benchmarks: setup
 	$(BIN)/python benchmarks/server_start.py
 	$(BIN)/python benchmarks/search_latency.py
 	$(BIN)/python benchmarks/records_log.py
+	$(BIN)/python benchmarks/build_speed.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

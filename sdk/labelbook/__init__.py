@@ -6,7 +6,14 @@
 
 from __future__ import annotations
 
-from labelbook.errors import BackendError, LabelbookError, NotebookError, ServerError, TaskError
+from labelbook.errors import (
+    BackendError,
+    LabelbookError,
+    NotebookError,
+    ServerError,
+    TaskError,
+    TemplateNotFound,
+)
 from labelbook.guide import CellOutput, Guide, Markdown, Rule, Section, WorkedExample
 from labelbook.notebook import load
 from labelbook.task import (
@@ -53,6 +60,7 @@ __all__ = [
     "SpanQuestion",
     "Task",
     "TaskError",
+    "TemplateNotFound",
     "TermsMetadata",
     "TextField",
     "TextQuestion",

@@ -74,7 +74,11 @@ def browser() -> Iterator[Browser]:
 
 
 def _is_local(url: str) -> bool:
-    return re.match(r"^(https?|wss?)://(127\.0\.0\.1|localhost)(:\d+)?(/|$)", url) is not None
+    """Loopback servers and files on this machine (built guides are opened as file:// pages)."""
+    return (
+        url.startswith("file://")
+        or re.match(r"^(https?|wss?)://(127\.0\.0\.1|localhost)(:\d+)?(/|$)", url) is not None
+    )
 
 
 @pytest.fixture
