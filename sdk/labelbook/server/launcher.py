@@ -301,6 +301,10 @@ def stop(data_dir: Path | str | None = None) -> ServerStatus:
         if proc is not None:
             _terminate(proc)
         paths.pid_file(component).unlink(missing_ok=True)
+    # Children of this process that died on their own (a crash) stay zombies until waited for.
+    for pid, popen in list(_LAUNCHED.items()):
+        if popen.poll() is not None:
+            del _LAUNCHED[pid]
     paths.state.unlink(missing_ok=True)
     return status(paths.data_dir)
 
