@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import os
 import sys
+import time
 from pathlib import Path
 
 from labelbook.server._bootstrap import enable_wal, prepare_process
@@ -86,15 +87,24 @@ def main() -> None:
         sys.exit(
             f"No owner credentials at {paths.credentials}; start the server with `labelbook server start`."
         )
+    started = time.perf_counter()
+
+    def phase(name: str) -> None:
+        # Start-up phases in the log, so a slow start can be read off api.log.
+        print(f"labelbook: {name} done at {time.perf_counter() - started:.2f} s", flush=True)
+
     enable_wal(paths.database)
     prepare_process()
+    phase("imports")
     migrate()
+    phase("migrations")
     from labelbook.server import engine
 
     engine.ensure_schema(paths.database)
     asyncio.run(ensure_owner(credentials))
     if args.host not in {"127.0.0.1", "localhost", "::1"}:
         asyncio.run(refuse_default_credentials())
+    phase("search schema and owner")
 
     import uvicorn
 
