@@ -6,10 +6,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from labelbook.errors import (
     BackendError,
     LabelbookError,
     NotebookError,
+    ReleaseError,
     ServerError,
     TaskError,
     TemplateNotFound,
@@ -37,6 +40,18 @@ from labelbook.task import (
 
 __version__ = "0.1.0"
 
+# Release functions, imported on first use (`lb.release(...)`, `lb.Release`); see labelbook.releases.
+_LAZY_RELEASES = ("Release", "Version", "diff_versions", "list_releases", "open_release", "release")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY_RELEASES:
+        from labelbook import releases
+
+        return getattr(releases, name)
+    raise AttributeError(f"module 'labelbook' has no attribute {name!r}")
+
+
 __all__ = [
     "BackendError",
     "CellOutput",
@@ -54,6 +69,8 @@ __all__ = [
     "NotebookError",
     "RankingQuestion",
     "RatingQuestion",
+    "Release",
+    "ReleaseError",
     "Rule",
     "Section",
     "ServerError",
@@ -65,7 +82,12 @@ __all__ = [
     "TextField",
     "TextQuestion",
     "ToolCall",
+    "Version",
     "WorkedExample",
     "__version__",
+    "diff_versions",
+    "list_releases",
     "load",
+    "open_release",
+    "release",
 ]

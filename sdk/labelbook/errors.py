@@ -7,8 +7,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-__all__ = ["BackendError", "LabelbookError", "NotebookError", "ServerError", "TaskError", "TemplateNotFound"]
+__all__ = [
+    "BackendError",
+    "LabelbookError",
+    "NotebookError",
+    "ReleaseError",
+    "ServerError",
+    "TaskError",
+    "TemplateNotFound",
+]
 
 
 class LabelbookError(Exception):
@@ -29,6 +38,16 @@ class TaskError(LabelbookError):
 
 class NotebookError(LabelbookError):
     """A notebook cannot be read into a Guide; the message names the file, the cell and the fix."""
+
+
+class ReleaseError(LabelbookError):
+    """A release cannot be made or read: blocked by lint, a lower --bump, a concurrent release, a
+    release folder edited by hand, an unknown version. The message names the file and the fix."""
+
+    def __init__(self, message: str, findings: Sequence[Any] = ()) -> None:
+        super().__init__(message)
+        self.findings: tuple[Any, ...] = tuple(findings)
+        """The lint findings that blocked the release, if that is why (`labelbook.lint.Finding`)."""
 
 
 class TemplateNotFound(LabelbookError):

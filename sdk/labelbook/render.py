@@ -62,6 +62,7 @@ __all__ = [
     "packaged_templates",
     "render",
     "render_all",
+    "render_template",
     "safe_url",
     "sanitize_html",
     "template_search_path",
@@ -579,6 +580,28 @@ def render(
     except Exception as err:  # jinja2's TemplateSyntaxError, TemplateNotFound for an extended base
         raise TemplateNotFound(f"{path}: cannot load the template: {err}", [path]) from err
     text = compiled.render(_context(guide, release))
+    return text if ".htm" in filename else _tidy_markdown(text)
+
+
+def render_template(
+    template: str | os.PathLike[str],
+    filename: str,
+    context: Mapping[str, Any],
+    *,
+    notebook_dir: Path | None = None,
+) -> str:
+    """Render any template file with labelbook's lookup and environment (filters, tests, autoescape).
+
+    Used for documents that are not a Guide (the release changelog, the release diff): `context` is
+    passed as is. HTML (".htm" in `filename`) is autoescaped; markdown is tidied like guide.md.
+    """
+    path = find_template(template, filename, notebook_dir)
+    env = _environment(template_search_path(path, notebook_dir), ".htm" in filename)
+    try:
+        compiled = env.get_template(path.name)
+    except Exception as err:  # jinja2's TemplateSyntaxError, TemplateNotFound for an extended base
+        raise TemplateNotFound(f"{path}: cannot load the template: {err}", [path]) from err
+    text = compiled.render(dict(context))
     return text if ".htm" in filename else _tidy_markdown(text)
 
 

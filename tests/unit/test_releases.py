@@ -1,0 +1,323 @@
+"""Releases as a researcher meets them: version numbers that follow the change, diffs that show
+exactly the edits, a store that survives hand edits, kills and concurrent writers."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import nbformat
+import pytest
+
+import labelbook as lb
+from labelbook import ReleaseError, releases
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "trajectory-rating" / "guide.ipynb"
+
+REWORD = (
+    "The difference between **success** and **partial** is evidence.",
+    "What separates **success** from **partial** is whether the change was shown to work.",
+)
+ADD_LABEL = (
+    '"failure": "Nothing required is done,',
+    '"unclear": "The trajectory is cut off before the agent finished; say so in the rationale.",\n'
+    '                "failure": "Nothing required is done,',
+)
+REMOVE_LABEL = (
+    '"unclear": "The trajectory is cut off before the agent finished; say so in the rationale.",\n',
+    "",
+)
+TYPO = ("Agents often announce success early", "Agents oftne announce success early")
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    """Replace text in the notebook's cells, as the researcher would in Jupyter."""
+    nb = nbformat.read(path, as_version=4)
+    hits = 0
+    for cell in nb.cells:
+        if old in cell.source:
+            cell.source = cell.source.replace(old, new)
+            hits += 1
+    assert hits == 1, f"{old!r} found in {hits} cells"
+    nbformat.write(nb, path)
+
+
+@pytest.fixture
+def guide(tmp_path: Path) -> Path:
+    path = tmp_path / "guide.ipynb"
+    shutil.copy(EXAMPLE, path)
+    return path
+
+
+def released(path: Path, message: str = "m", bump: releases.Bump | None = None) -> releases.Release:
+    made = releases.release(path, message, bump)
+    assert made is not None
+    return made
+
+
+def test_successive_edits_release_as_1_0_0_then_1_1_0_then_2_0_0(guide: Path) -> None:
+    assert str(released(guide, "first").version) == "1.0.0"
+
+    edit(guide, *REWORD)
+    edit(guide, *ADD_LABEL)
+    second = released(guide, "reword hard cases, add unclear")
+    assert (str(second.version), second.bump) == ("1.1.0", "minor")
+    changes = releases.diff_versions(guide, "1.0.0", "1.1.0").changes
+    assert [(c.kind, c.id, c.action) for c in changes] == [
+        ("label", "outcome.unclear", "added"),
+        ("section", "success-or-partial", "changed"),
+    ]
+    assert ("insert", "What separates") in changes[1].segments
+
+    edit(guide, *REMOVE_LABEL)
+    third = released(guide, "drop unclear")
+    assert (str(third.version), third.bump) == ("2.0.0", "major")
+    changes = releases.diff_versions(guide, "1.1.0", "2.0.0").changes
+    assert [(c.kind, c.id, c.action, c.bump) for c in changes] == [
+        ("label", "outcome.unclear", "removed", "major")
+    ]
+    assert [str(r.version) for r in releases.list_releases(guide)] == ["1.0.0", "1.1.0", "2.0.0"]
+
+
+def test_typo_fix_releases_as_a_patch(guide: Path) -> None:
+    released(guide)
+    edit(guide, *TYPO)
+    assert str(released(guide, "typo").version) == "1.0.1"
+    edit(guide, TYPO[1], TYPO[0])
+    fixed = released(guide, "fix it back")
+    assert str(fixed.version) == "1.0.2"
+    assert fixed.changes == ["Typos and formatting fixed; nothing else changed."]
+
+
+LABELS_CELL = 'lb.LabelQuestion(\n            "outcome",'
+EDITS: dict[str, tuple[str, str, releases.Bump]] = {
+    "section reworded": (*REWORD, "minor"),
+    "label added": (*ADD_LABEL[:1], ADD_LABEL[1], "minor"),
+    "typo in a section": (*TYPO, "patch"),
+    "case and punctuation only": (
+        "Read the whole trajectory once",
+        "read the whole trajectory, once",
+        "patch",
+    ),
+    "negation is never a typo": (
+        "does not count against the agent",
+        "does now count against the agent",
+        "minor",
+    ),
+    "rule changed": ("and was fixed later does not count", "and was fixed later still counts", "minor"),
+    "rule added": ("- [R-short] One", "- [R-polite] Be polite.\n- [R-short] One", "minor"),
+    "label definition reworded": (
+        "nothing that worked before is broken",
+        "nothing that used to work is broken",
+        "minor",
+    ),
+    "label definition typo": (
+        "nothing that worked before is broken",
+        "nothing that worked befor is broken",
+        "patch",
+    ),
+    "label renamed": ('"partial": "Some required', '"partly": "Some required', "major"),
+    "question type changed": (
+        'lb.TextQuestion(\n            "rationale",',
+        'lb.RatingQuestion(\n            "rationale", values=[1, 2, 3],',
+        "major",
+    ),
+    "question made optional": (
+        'for example `R-verified`.",',
+        'for example `R-verified`.", required=False,',
+        "minor",
+    ),
+    "field removed": (
+        'lb.TextField(\n            "instruction",\n            title="Instruction",\n'
+        '            description="What the agent was asked to do.",\n        ),',
+        "",
+        "major",
+    ),
+    "section added": (
+        "## Writing the rationale",
+        "## Tone {#tone}\n\nBe kind.\n\n## Writing the rationale",
+        "minor",
+    ),
+    "example explanation changed": (
+        "This is not **partial**: nothing",
+        "It is not partial, since nothing",
+        "minor",
+    ),
+    "example answer changed": (
+        '"rationale": "The last test run, after the edit, passes',
+        '"rationale": "The final test run, after the edit, passes',
+        "minor",
+    ),
+    "overlap changed": ("overlap=3", "overlap=5", "patch"),
+}
+
+
+@pytest.mark.parametrize(("old", "new", "bump"), EDITS.values(), ids=EDITS.keys())
+def test_the_version_bump_follows_the_change(guide: Path, old: str, new: str, bump: str) -> None:
+    released(guide)
+    edit(guide, old, new)
+    changes = releases.diff_versions(guide, "1.0.0", "working")
+    assert changes.bump == bump, [c.to_dict() for c in changes.changes]
+
+
+TYPOS = [
+    ("Rate the final state.", "rate the final state", True),
+    ("Rate the final state.", "Rate the **final** state.", True),
+    ("Rate the final state.", "Rate the finl state.", True),
+    ("Rate the\nfinal state.", "Rate the final   state.", True),
+    ("each other", "eachother", True),
+    ("Rate the final state.", "Rate the first state.", False),
+    ("Rate the final state.", "Rate the final state again.", False),
+    ("Rate it 3 or more.", "Rate it 4 or more.", False),
+    ("It is not partial.", "It is now partial.", False),
+    ("a b c d e", "x y z w v", False),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "typo"), TYPOS)
+def test_typo_rule(old: str, new: str, typo: bool) -> None:
+    assert releases.is_typo_fix(old, new) is typo
+
+
+def test_nothing_changed_makes_no_release(guide: Path) -> None:
+    released(guide)
+    assert releases.release(guide, "again") is None
+    assert len(releases.list_releases(guide)) == 1
+
+
+def test_bump_may_raise_but_not_lower(guide: Path) -> None:
+    released(guide)
+    edit(guide, *REWORD)
+    with pytest.raises(ReleaseError, match=r"--bump patch is lower than these changes need \(minor\)"):
+        releases.release(guide, "m", "patch")
+    assert str(released(guide, "m", "major").version) == "2.0.0"
+
+
+def test_lint_errors_block_a_release(guide: Path) -> None:
+    edit(guide, 'description="Judge the state the agent left behind, not what it says it did.",', "")
+    with pytest.raises(ReleaseError, match="lint error") as caught:
+        releases.release(guide, "m")
+    assert caught.value.findings and all(f.severity == "error" for f in caught.value.findings)
+    assert not releases.list_releases(guide)
+
+
+def test_release_carries_banner_changelog_and_manifest(guide: Path) -> None:
+    released(guide)
+    edit(guide, *ADD_LABEL)
+    made = released(guide, "add unclear", "minor")
+    banner = "New label **unclear** for *outcome*"
+    assert made.changes[0].startswith(banner)
+    assert "Guidelines version 1.1.0" in made.text("guide.html")
+    assert banner in made.text("changelog.md") and "What changed in version 1.1.0" in made.text(
+        "changelog.md"
+    )
+    manifest = json.loads((made.path / "manifest.json").read_text())
+    assert manifest["message"] == "add unclear" and manifest["previous"] == "1.0.0"
+    assert set(manifest["files"]) == {"task.json", "guide.md", "guide.html", "guide.json", "changelog.md"}
+    assert manifest["source"]["sha256"] == lb.load(guide).source_hash
+    assert made.created_at.tzinfo is not None
+
+
+@pytest.mark.parametrize("name", ["guide.html", "task.json", "manifest.json", "guide.json"])
+def test_hand_edited_release_files_are_detected(guide: Path, name: str) -> None:
+    made = released(guide)
+    target = made.path / name
+    target.write_text(target.read_text().replace("a", "b", 1))
+    with pytest.raises(ReleaseError, match=rf"{name}: edited by hand.*restore the folder") as caught:
+        releases.open_release(guide, "1.0.0")
+    assert str(made.path) in str(caught.value)
+    with pytest.raises(ReleaseError):
+        releases.release(guide, "m")  # never builds on a damaged release
+
+
+def test_unknown_version_lists_known_ones(guide: Path) -> None:
+    released(guide)
+    with pytest.raises(ReleaseError, match=r"no release 9\.9\.9 \(releases: 1\.0\.0\)"):
+        releases.open_release(guide, "9.9.9")
+
+
+def _release_in_subprocess(path: Path, pause: float) -> subprocess.Popen[str]:
+    code = f"from labelbook import releases; releases.release({str(path)!r}, 'concurrent')"
+    env = {**os.environ, "LABELBOOK_RELEASE_PAUSE_BEFORE_RENAME": str(pause)}
+    return subprocess.Popen([sys.executable, "-c", code], env=env, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for_temp(store: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not any(store.glob(".tmp-*/manifest.json")):
+        assert time.monotonic() < deadline, "the release never reached its temp folder"
+        time.sleep(0.05)
+
+
+def test_kill_during_release_leaves_a_valid_store(guide: Path) -> None:
+    released(guide)
+    edit(guide, *REWORD)
+    writer = _release_in_subprocess(guide, pause=30)
+    store = releases.store_path(guide)
+    _wait_for_temp(store)
+    writer.send_signal(signal.SIGKILL)
+    writer.communicate(timeout=30)
+    assert [str(r.version) for r in releases.list_releases(guide)] == ["1.0.0"]
+    assert str(released(guide).version) == "1.1.0"
+    assert not list(store.glob(".tmp-*")), "the next release cleans up after the killed one"
+
+
+def test_two_releases_at_once_one_wins(guide: Path) -> None:
+    released(guide)
+    edit(guide, *REWORD)
+    writer = _release_in_subprocess(guide, pause=3)
+    _wait_for_temp(releases.store_path(guide))
+    with pytest.raises(ReleaseError, match="another release of this notebook is being written"):
+        releases.release(guide, "me too")
+    _, stderr = writer.communicate(timeout=60)
+    assert writer.returncode == 0, stderr
+    assert [str(r.version) for r in releases.list_releases(guide)] == ["1.0.0", "1.1.0"]
+
+
+def test_rename_is_the_arbiter_when_the_version_exists(guide: Path) -> None:
+    released(guide)
+    store = releases.store_path(guide)
+    with pytest.raises(ReleaseError, match="just written by another process"):
+        releases._write_release(store, releases.Version(1, 0, 0), {n: "x" for n in releases.DOCUMENTS}, {})
+    assert not list(store.glob(".tmp-*"))
+
+
+def test_deployment_log_answers_which_release_was_live(guide: Path) -> None:
+    released(guide)
+    edit(guide, *REWORD)
+    released(guide)
+    t0 = datetime(2025, 3, 1, 12, tzinfo=timezone.utc)
+    releases.record_deployment(guide, "1.0.0", "http://argilla", "ds-1", at=t0)
+    releases.record_deployment(
+        releases.store_path(guide), "1.1.0", "http://argilla", "ds-1", at=t0 + timedelta(days=2)
+    )
+    releases.record_deployment(guide, "1.1.0", "http://other", "ds-2", at=t0 + timedelta(days=1))
+    live = [releases.live_release(guide, "ds-1", t0 + timedelta(days=d)) for d in (-1, 0, 1, 2, 30)]
+    assert live == [None, "1.0.0", "1.0.0", "1.1.0", "1.1.0"]
+    assert releases.live_release(guide, "ds-2", t0) is None
+    lines = (releases.store_path(guide) / "deployments.jsonl").read_text().splitlines()
+    assert len(lines) == 3 and json.loads(lines[0])["version"] == "1.0.0"
+    with pytest.raises(ReleaseError, match=r"no release 3\.0\.0 to deploy"):
+        releases.record_deployment(guide, "3.0.0", "http://argilla", "ds-1")
+
+
+def test_diff_html_is_self_contained_and_escaped(guide: Path) -> None:
+    released(guide)
+    edit(guide, *REWORD)
+    edit(
+        guide,
+        "## Writing the rationale",
+        "## Tone\n\nNever <script>alert(1)</script> here.\n\n## Writing the rationale",
+    )
+    page = releases.render_diff_html(releases.diff_versions(guide, "1.0.0", "working"))
+    assert "<script>" not in page and "&lt;script&gt;" in page
+    assert "<ins>What separates</ins>" in page
+    assert "http" not in page.replace("http-equiv", "")  # no external resources
