@@ -172,6 +172,11 @@ def measure(call: Callable[[int], None], repeats: int) -> list[float]:
     return timings
 
 
+def load() -> str:
+    """The 1, 5 and 15 minute load averages."""
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
 def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(np.array(values), q))
 
@@ -302,6 +307,8 @@ def main() -> int:
         totals = {name: call(0)["total"] for name, call in queries.items()}
 
         print()
+        # Timings on a shared machine mean little without the load they were taken under.
+        print(f"load average before timing: {load()} ({os.cpu_count()} cores)")
         print(
             f"{'query (' + format(args.records, ',') + ' records)':<34} {'matches':>8} {'p50 ms':>8} "
             f"{'p95 ms':>8} {'target':>8} {'p50/target':>10}"
@@ -318,6 +325,7 @@ def main() -> int:
             )
         me.close()
         owner.close()
+        print(f"load average after timing: {load()}")
         print()
         print("all p50s within target" if worst <= 1 else "some p50s miss their target")
         return 0

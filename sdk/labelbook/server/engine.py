@@ -9,7 +9,10 @@ can leave them out of sync:
 - `lb_text_doc` + `lb_text_fts` (FTS5): one row per (record, searchable field);
 - `lb_vector_log`: which vectors changed, so the per-process similarity matrix refreshes cheaply.
 
-`ensure_schema()` creates them (idempotently) and the indexes the queries rely on. Registering
+Metadata filters read one partial expression index per metadata property (`lb_ix_metadata_<id>`,
+created when the property is configured) instead of parsing every record's JSON.
+`ensure_schema()` creates all of these (idempotently) and the indexes the queries rely on.
+See docs/search-engine.md. Registering
 this module (`import labelbook.server.engine`) and `ARGILLA_SEARCH_ENGINE=labelbook` select it.
 """
 
@@ -18,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import io
 import math
 import sqlite3
 import threading
@@ -145,6 +149,54 @@ _SCHEMA = [
 
 _BACKFILL = _DOCS_FOR_RECORD.format(record="r", source="records AS r")
 
+# One partial expression index per metadata property: `json_extract(metadata, '$."<name>"')` over
+# its dataset's records only. Partial rather than (dataset_id, value): inserts elsewhere never
+# compute it, and it can never serve a plain `dataset_id = ?` lookup (which, walked in value
+# order, reads the table at random). SQLite uses it only where a query repeats the expression
+# character for character, so `_metadata_value_sql` is the one place that spells it.
+_METADATA_INDEX_PREFIX = "lb_ix_metadata_"
+
+
+def _sql_text(value: str) -> str:
+    """`value` as an SQL string literal."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _metadata_value_sql(document: str, name: str) -> str:
+    """The JSON value of metadata property `name`, exactly as the metadata indexes spell it."""
+    return f"json_extract({document}, {_sql_text(_json_path(name))})"
+
+
+def _metadata_index_name(property_id: str) -> str:
+    return _METADATA_INDEX_PREFIX + property_id
+
+
+def _sync_metadata_indexes(conn: sqlite3.Connection, dataset_id: str | None = None) -> None:
+    """Create the missing metadata indexes (of one dataset, or all) and drop those of deleted properties.
+
+    Runs inside the caller's write transaction; `IF NOT EXISTS` makes a concurrent creator harmless.
+    """
+    rows = conn.execute(
+        "SELECT id, dataset_id, name FROM metadata_properties WHERE ? IS NULL OR dataset_id = ?",
+        (dataset_id, dataset_id),
+    ).fetchall()
+    for property_id, property_dataset_id, name in rows:
+        conn.execute(
+            f"CREATE INDEX IF NOT EXISTS {_metadata_index_name(_hex(property_id))} "
+            f"ON records ({_metadata_value_sql('metadata', name)}) "
+            f"WHERE dataset_id = {_sql_text(_hex(property_dataset_id))}"
+        )
+    live = {_metadata_index_name(_hex(row[0])) for row in conn.execute("SELECT id FROM metadata_properties")}
+    existing = conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'records' "
+        "AND substr(name, 1, ?) = ?",
+        (len(_METADATA_INDEX_PREFIX), _METADATA_INDEX_PREFIX),
+    )
+    for (index,) in list(existing):
+        if index not in live:
+            conn.execute(f'DROP INDEX IF EXISTS "{index}"')
+
+
 _schema_ready: set[str] = set()
 _schema_lock = threading.Lock()
 
@@ -181,6 +233,7 @@ def ensure_schema(database: Path | str) -> None:
                     conn.execute(statement)
                 if not has_docs:
                     conn.execute(_BACKFILL)
+                _sync_metadata_indexes(conn)
                 conn.execute(
                     "INSERT OR REPLACE INTO lb_meta (key, value) VALUES ('schema_version', ?)",
                     (SCHEMA_VERSION,),
@@ -225,7 +278,12 @@ def _read(database: str, work: Callable[[sqlite3.Connection], T]) -> T:
         conn.execute("COMMIT")
 
 
-def _write(database: str, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
+def _write(
+    database: str,
+    statements: Sequence[tuple[str, Sequence[Any]]],
+    then: Callable[[sqlite3.Connection], None] | None = None,
+) -> None:
+    """Run `statements`, then `then(conn)`, in one write transaction (waiting out other writers)."""
     conn = sqlite3.connect(database, timeout=30, isolation_level=None)
     try:
         conn.execute("PRAGMA busy_timeout=30000")
@@ -233,6 +291,8 @@ def _write(database: str, statements: Sequence[tuple[str, Sequence[Any]]]) -> No
         try:
             for sql, params in statements:
                 conn.execute(sql, params)
+            if then is not None:
+                then(conn)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -325,6 +385,9 @@ class _Query:
         self.dataset_id = dataset_id
         self.params: dict[str, Any] = {"dataset_id": dataset_id}
         self._questions: dict[str, _Question | None] = {}
+        self._metadata_indexes: dict[str, str | None] = {}
+        # (index, condition): conditions a metadata index answers, any of which may drive the search.
+        self.indexed: list[tuple[str, str]] = []
 
     def bind(self, value: Any) -> str:
         name = f"p{len(self.params)}"
@@ -344,6 +407,39 @@ class _Query:
             ).fetchone()
             self._questions[name] = _Question(row[0], row[1]) if row else None
         return self._questions[name]
+
+    def metadata_index(self, name: str) -> str | None:
+        """The index on metadata property `name`, unless it is missing or the property holds lists here.
+
+        A list matches when any element does, which its index (one entry per record, the list's
+        JSON text) cannot answer; such properties keep the per-record JSON match.
+        """
+        if name not in self._metadata_indexes:
+            self._metadata_indexes[name] = None
+            row = self.conn.execute(
+                "SELECT id FROM metadata_properties WHERE dataset_id = ? AND name = ?",
+                (self.dataset_id, name),
+            ).fetchone()
+            index = _metadata_index_name(_hex(row[0])) if row else None
+            if (
+                index
+                and self.conn.execute(
+                    "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?", (index,)
+                ).fetchone()
+            ):
+                # json_extract returns a list as its JSON text, '[...]': one short range of the index.
+                value = _metadata_value_sql("metadata", name)
+                has_lists = self.conn.execute(
+                    f"SELECT 1 FROM records INDEXED BY {index} WHERE {self.dataset_literal()} "
+                    f"AND {value} >= '[' AND {value} < '\\' AND json_type(metadata, ?) = 'array' LIMIT 1",
+                    (_json_path(name),),
+                ).fetchone()
+                self._metadata_indexes[name] = None if has_lists else index
+        return self._metadata_indexes[name]
+
+    def dataset_literal(self) -> str:
+        """`dataset_id = '<id>'` with the id inline: the condition of the dataset's partial indexes."""
+        return f"dataset_id = {_sql_text(_hex(self.dataset_id))}"
 
     # filters
 
@@ -386,7 +482,27 @@ class _Query:
         )
 
     def _metadata_condition(self, filter: Any, name: str) -> str:
-        return self._json_match("r.metadata", _json_path(name), filter)
+        index = self.metadata_index(name)
+        if index is None:
+            return self._json_match("r.metadata", _json_path(name), filter)
+        value = _metadata_value_sql("r.metadata", name)
+        if isinstance(filter, TermsFilter):
+            match = f"{value} IN {self.bind_list(_term_values(filter.values))}"
+        elif isinstance(filter, RangeFilter):
+            # SQLite orders NULL < numbers < text, so bounds alone keep numbers only (as typeof() does
+            # in `_match`) and stay one range of the index: `< ''` stands in for a missing upper bound.
+            parts = []
+            if filter.ge is not None:
+                parts.append(f"{value} >= {self.bind(float(filter.ge))}")
+            parts.append(
+                f"{value} <= {self.bind(float(filter.le))}" if filter.le is not None else f"{value} < ''"
+            )
+            match = " AND ".join(parts)
+        else:
+            raise ValueError(f"Cannot process filter {filter!r}")
+        condition = f"(r.{self.dataset_literal()} AND {match})"
+        self.indexed.append((index, condition))
+        return condition
 
     def _suggestion_condition(self, filter: Any, scope: SuggestionFilterScope) -> str:
         question = self.question(scope.question)
@@ -601,6 +717,35 @@ class _Selection:
     params: dict[str, Any]
 
 
+# A metadata index drives a search when its condition keeps at most this share of the dataset;
+# past it, walking the index (in value order: the table at random for ranges) costs more than
+# reading the dataset's records in order.
+_DRIVING_SHARE = 0.2
+
+
+def _driving_index(q: _Query) -> str | None:
+    """The metadata index whose condition matches fewest records, if few enough to be worth walking.
+
+    Without statistics SQLite rates every equality alike, so between `dataset_id = ?` and a
+    metadata equality (or a wide range and a narrow one) its pick is a coin toss; counting the
+    matches in the indexes themselves costs well under a millisecond per 10k entries.
+    """
+    if not q.indexed:
+        return None
+    size = q.conn.execute("SELECT count(*) FROM records WHERE dataset_id = ?", (q.dataset_id,)).fetchone()[0]
+    cap = int(size * _DRIVING_SHARE)
+    best: tuple[int, str] | None = None
+    for index, condition in q.indexed:
+        matches = q.conn.execute(
+            f"SELECT count(*) FROM (SELECT 1 FROM records AS r INDEXED BY {index} WHERE {condition} "
+            f"LIMIT {cap + 1})",
+            q.params,
+        ).fetchone()[0]
+        if matches <= cap and (best is None or matches < best[0]):
+            best = (matches, index)
+    return best[1] if best else None
+
+
 def _select(q: _Query, query: TextQuery | str | None, filter: Any) -> _Selection:
     joins = ""
     score = None
@@ -610,16 +755,26 @@ def _select(q: _Query, query: TextQuery | str | None, filter: Any) -> _Selection
     conditions = ["r.dataset_id = :dataset_id"]
     if filter is not None:
         conditions.append(q.condition(filter))
-    return _Selection(f"FROM records AS r{joins} WHERE {' AND '.join(conditions)}", score, q.params)
+    # With a text query the matches come from FTS5 and records are read by id instead.
+    index = _driving_index(q) if query is None else None
+    records = f"records AS r INDEXED BY {index}" if index else "records AS r"
+    return _Selection(f"FROM {records}{joins} WHERE {' AND '.join(conditions)}", score, q.params)
 
 
 @dataclasses.dataclass(frozen=True)
 class SearchStatements:
-    """The SQL behind one search: a page (`:limit`, `:offset`) and the count of all matches."""
+    """The SQL behind one search: a page (`:limit`, `:offset`) and the count of all matches.
+
+    When `page_counts`, the page's third column is the total already (`count(*) OVER ()`): a
+    search that orders by a computed key reads every match anyway, and counting them in the same
+    pass saves evaluating the filters a second time. `count` is then needed only for a page past
+    the end. The page's columns are the record id, its score, then the total if `page_counts`.
+    """
 
     page: str
     count: str
     params: dict[str, Any]
+    page_counts: bool
 
 
 def search_statements(
@@ -634,6 +789,7 @@ def search_statements(
     q = _Query(conn, dataset_id)
     selection = _select(q, query, filter)
     params = selection.params
+    total = ", count(*) OVER () AS total"
     if sort:
         # Elasticsearch returns no score when sorting on fields; ties keep insertion order.
         keys: list[tuple[str, str, bool]] = []
@@ -645,7 +801,9 @@ def search_statements(
             f"({column} IS NULL), {column} {'DESC' if descending else 'ASC'}"
             for column, _, descending in keys
         )
-        page = f"SELECT r.id, NULL AS score{columns} {selection.from_where} ORDER BY {order_by}, r.rowid"
+        page = (
+            f"SELECT r.id, NULL AS score{total}{columns} {selection.from_where} ORDER BY {order_by}, r.rowid"
+        )
     else:
         relevance = selection.score
         if user_id is not None:
@@ -655,14 +813,19 @@ def search_statements(
             random = f"({_random_key_sql('r.rowid')} / {float(_PRIME)})"
             relevance = f"({relevance}) * {random}" if relevance else random
         if relevance is None:
-            # Elasticsearch's match_all order: insertion order.
+            # Elasticsearch's match_all order: insertion order, which can stop at the page's end.
+            total = ""
             page = f"SELECT r.id, 1.0 AS score {selection.from_where} ORDER BY r.rowid"
         else:
-            page = f"SELECT r.id, {relevance} AS score {selection.from_where} ORDER BY score DESC, r.rowid"
+            page = (
+                f"SELECT r.id, {relevance} AS score{total} {selection.from_where} "
+                "ORDER BY score DESC, r.rowid"
+            )
     return SearchStatements(
         page=page + " LIMIT :limit OFFSET :offset",
         count=f"SELECT count(*) {selection.from_where}",
         params=params,
+        page_counts=bool(total),
     )
 
 
@@ -703,13 +866,15 @@ class _VectorMatrix:
 
     def _load(self, conn: sqlite3.Connection, settings_id: str) -> None:
         rows = conn.execute(
-            "SELECT v.record_id, v.value FROM vectors AS v JOIN records AS r ON r.id = v.record_id "
-            "WHERE v.vector_settings_id = ? ORDER BY r.rowid",
+            "SELECT r.rowid, v.record_id, v.value FROM vectors AS v JOIN records AS r ON r.id = v.record_id "
+            "WHERE v.vector_settings_id = ?",
             (settings_id,),
         ).fetchall()
-        self.ids = [row[0] for row in rows]
+        # Insertion order; sorted here because SQLite's sorter would copy every (kB-long) value.
+        rows.sort(key=lambda row: row[0])
+        self.ids = [row[1] for row in rows]
         self.rows = {record_id: i for i, record_id in enumerate(self.ids)}
-        self.matrix = _normalise(np.array([_parse_vector(row[1]) for row in rows], dtype=np.float32))
+        self.matrix = _normalise(_parse_vectors([row[2] for row in rows]))
 
     def _apply(self, conn: sqlite3.Connection, settings_id: str, record_ids: list[str]) -> None:
         current: dict[str, list[float]] = {}
@@ -744,6 +909,18 @@ class _VectorMatrix:
 def _parse_vector(value: str) -> list[float]:
     # The JSON is a flat list of numbers: numpy parses it much faster than json.loads.
     return np.fromstring(value.strip()[1:-1], sep=",", dtype=np.float32)  # type: ignore[return-value]
+
+
+def _parse_vectors(values: list[str]) -> np.ndarray:
+    """JSON number lists as the rows of one float32 matrix, parsed in one pass of numpy's C reader."""
+    if not values:
+        return np.zeros((0, 0), dtype=np.float32)
+    text = "\n".join(value.strip()[1:-1] for value in values)
+    matrix = np.loadtxt(io.StringIO(text), delimiter=",", dtype=np.float32, ndmin=2)
+    if matrix.shape[0] != len(values):
+        # loadtxt skips blank lines: an empty vector would shift every row after it.
+        return np.array([_parse_vector(value) for value in values], dtype=np.float32)
+    return matrix
 
 
 def _normalise(matrix: np.ndarray) -> np.ndarray:
@@ -803,13 +980,19 @@ class LabelbookSearchEngine(SearchEngine):
     # Index hooks: the triggers keep the helper structures in step with every commit.
 
     async def create_index(self, dataset: Any) -> None:
+        # Called on publishing: the metadata properties configured while it was a draft get their indexes.
         await asyncio.to_thread(ensure_schema, self.database)
+        await self._index_metadata(_hex(dataset.id))
 
     async def delete_index(self, dataset: Any) -> None:
         dataset_id = _hex(dataset.id)
         # Records normally cascade away first (and their triggers clean up); this covers the rest.
+        # The dataset's metadata properties are gone too: their indexes go with them.
         await asyncio.to_thread(
-            _write, self.database, [("DELETE FROM lb_text_doc WHERE dataset_id = ?", (dataset_id,))]
+            _write,
+            self.database,
+            [("DELETE FROM lb_text_doc WHERE dataset_id = ?", (dataset_id,))],
+            lambda conn: _sync_metadata_indexes(conn, dataset_id),
         )
         with _matrices_lock:
             for key in [k for k in _matrices if k[0] == self.database]:
@@ -817,7 +1000,13 @@ class LabelbookSearchEngine(SearchEngine):
                 del _matrices[key]
 
     async def configure_metadata_property(self, dataset: Any, metadata_property: Any) -> None:
-        pass
+        await self._index_metadata(_hex(dataset.id))
+
+    async def _index_metadata(self, dataset_id: str) -> None:
+        # Also drops the indexes of properties deleted since (argilla-server has no hook for that).
+        await asyncio.to_thread(
+            _write, self.database, [], lambda conn: _sync_metadata_indexes(conn, dataset_id)
+        )
 
     async def configure_index_vectors(self, vector_settings: Any) -> None:
         pass
@@ -932,7 +1121,12 @@ class LabelbookSearchEngine(SearchEngine):
             rows = conn.execute(
                 statements.page, {**statements.params, "limit": limit, "offset": offset}
             ).fetchall()
-            total = conn.execute(statements.count, statements.params).fetchone()[0]
+            if statements.page_counts and rows:
+                total = rows[0][2]
+            elif statements.page_counts and offset == 0:
+                total = 0
+            else:
+                total = conn.execute(statements.count, statements.params).fetchone()[0]
             return SearchResponses(
                 items=[SearchResponseItem(record_id=uuid.UUID(row[0]), score=row[1]) for row in rows],
                 total=total,
