@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from labelbook.server._bootstrap import enable_wal, prepare_process
-from labelbook.server.launcher import Credentials, ServerPaths
+from labelbook.server.launcher import Credentials, ServerPaths, is_loopback
 
 
 def migrate() -> None:
@@ -102,7 +102,7 @@ def main() -> None:
 
     engine.ensure_schema(paths.database)
     asyncio.run(ensure_owner(credentials))
-    if args.host not in {"127.0.0.1", "localhost", "::1"}:
+    if not is_loopback(args.host):
         asyncio.run(refuse_default_credentials())
     phase("search schema and owner")
 

@@ -312,7 +312,8 @@ def stop(data_dir: Path | str | None = None) -> ServerStatus:
 # --- start -------------------------------------------------------------------------------------------
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """Whether `host` only accepts connections from this machine."""
     return host in {"localhost", "::1"} or host.startswith("127.")
 
 

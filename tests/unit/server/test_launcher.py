@@ -147,3 +147,11 @@ def test_child_environment_points_argilla_at_the_data_dir(tmp_path: Path) -> Non
     assert env["ARGILLA_DATABASE_URL"] == f"sqlite+aiosqlite:///{tmp_path / 'argilla.db'}"
     assert env["ARGILLA_SEARCH_ENGINE"] == "labelbook"
     assert env["ARGILLA_ENABLE_TELEMETRY"] == "0"
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [("127.0.0.1", True), ("127.0.0.2", True), ("localhost", True), ("::1", True), ("0.0.0.0", False)],
+)
+def test_loopback_hosts(host: str, loopback: bool) -> None:
+    assert launcher.is_loopback(host) is loopback
