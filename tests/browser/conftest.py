@@ -48,9 +48,13 @@ def _test_failed(item: pytest.Item) -> bool:
     return call is not None and call.failed
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Headless Debian Chromium; Playwright's own browser download cannot work on this machine."""
+    """Headless Debian Chromium; Playwright's own browser download cannot work on this machine.
+
+    Module-scoped: Playwright's sync API keeps an event loop running in the main thread while it is
+    open, which would break `asyncio.run` in every test collected after the browser tests.
+    """
     if not (CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK)):
         pytest.fail(
             f"Browser tests need Chromium at {CHROMIUM}, which is missing or not executable. Install it "
