@@ -8,9 +8,9 @@ export HF_HUB_DISABLE_TELEMETRY := 1
 
 .PHONY: demo test setup chromium lint typecheck pytest benchmarks constraints clean
 
-demo: setup  ## Start the embedded Argilla server and create the example project in it
+demo: setup  ## The example project end to end on the local server: release, publish, simulated contractors, pull
 	$(BIN)/labelbook server start
-	$(BIN)/python examples/server_quickstart.py
+	$(BIN)/python examples/demo.py
 
 test: setup chromium lint typecheck pytest  ## Everything CI runs
 
@@ -43,6 +43,9 @@ benchmarks: setup
 	$(BIN)/python benchmarks/search_latency.py
 	$(BIN)/python benchmarks/records_log.py
 	$(BIN)/python benchmarks/build_speed.py
+	$(BIN)/python benchmarks/diff_speed.py
+	$(BIN)/python benchmarks/publish_throughput.py
+	$(BIN)/python benchmarks/pull_speed.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

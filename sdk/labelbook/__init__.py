@@ -4,14 +4,15 @@
 (nbformat, jupytext, PyYAML, markdown-it-py) are imported lazily, by the functions that need them.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: it would bind `labelbook.annotations` to the
+# __future__ feature and hide the `labelbook.annotations` module from `from labelbook import annotations`.
 from typing import Any
 
 from labelbook.errors import (
     BackendError,
     LabelbookError,
     NotebookError,
+    RecordsError,
     ReleaseError,
     ServerError,
     TaskError,
@@ -42,6 +43,8 @@ __version__ = "0.1.0"
 
 # Release functions, imported on first use (`lb.release(...)`, `lb.Release`); see labelbook.releases.
 _LAZY_RELEASES = ("Release", "Version", "diff_versions", "list_releases", "open_release", "release")
+# The Argilla adapter, imported on first use (`lb.publish`, `lb.Project`): it loads argilla and pandas.
+_LAZY_ARGILLA = ("Project", "publish")
 
 
 def __getattr__(name: str) -> Any:
@@ -49,6 +52,10 @@ def __getattr__(name: str) -> Any:
         from labelbook import releases
 
         return getattr(releases, name)
+    if name in _LAZY_ARGILLA:
+        from labelbook import argilla
+
+        return getattr(argilla, name)
     raise AttributeError(f"module 'labelbook' has no attribute {name!r}")
 
 
@@ -67,8 +74,10 @@ __all__ = [
     "Markdown",
     "MultiLabelQuestion",
     "NotebookError",
+    "Project",
     "RankingQuestion",
     "RatingQuestion",
+    "RecordsError",
     "Release",
     "ReleaseError",
     "Rule",
@@ -89,5 +98,6 @@ __all__ = [
     "list_releases",
     "load",
     "open_release",
+    "publish",
     "release",
 ]

@@ -517,5 +517,200 @@ def diff_command(notebook: Path, old: str, new: str, html_file: Path | None, as_
         click.echo(f"wrote {html_file}", err=as_json)
 
 
+# ---------------------------------------------------------------------------------------------
+# Deploy and observe: publish, pull
+
+
+PUBLISH_HELP = """Publish a release to Argilla: workspace, dataset, guidelines, annotators, records, gold.
+
+\b
+The dataset gets the task's fields and questions (label definitions in the descriptions),
+the overlap as its task distribution, and the release's guide.md (with the version banner and
+the changelog) as its guidelines. Publishing a newer compatible release updates guidelines and
+descriptions in place and adds a line to the deployment log; a major release is refused on a
+dataset that has the old one unless --new-dataset.
+
+\b
+Records (.jsonl, .csv, .parquet): a column per field, `id` for the stable id (else a hash of the
+content), metadata columns by name, suggestions in `<question>.suggestion[.score|.agent]`.
+Publishing the same rows again adds nothing; a publish that was interrupted resumes when run again.
+
+\b
+Examples:
+  labelbook publish guide.ipynb --records records.jsonl
+  labelbook publish guide.ipynb --records records.jsonl --annotators roster.csv --gold gold.jsonl
+  labelbook publish guide.ipynb --version 2.0.0 --new-dataset --records records.jsonl
+
+The server: ARGILLA_API_URL / ARGILLA_API_KEY, else the local `labelbook server start` one.
+New annotators' passwords are printed once and kept in <notebook>.labelbook/credentials.csv (0600).
+Exit 0 published, 1 refused or server error, 2 unusable input (nothing was uploaded).
+"""
+
+
+@main.command("publish", help=PUBLISH_HELP)
+@click.argument("notebook", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--records", "records", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option("--version", "version", default=None, help="Release to publish. [default: the latest]")
+@click.option("--workspace", default=None, help="Workspace. [default: as last published, else the task name]")
+@click.option(
+    "--dataset", default=None, help="Dataset name. [default: as last published, else the task name]"
+)
+@click.option(
+    "--annotators",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Roster: username, vendor (or group), rate.",
+)
+@click.option(
+    "--gold",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Expert answers (id + a column per question); kept local, never uploaded.",
+)
+@click.option(
+    "--gold-rate",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=None,
+    help="Share of the queue that is gold (e.g. 0.05). [default: every gold record]",
+)
+@click.option("--id-column", default="id", show_default=True, help="Column holding the stable record id.")
+@click.option("--new-dataset", is_flag=True, help="Start a new dataset for an incompatible (major) release.")
+@click.option(
+    "--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None, help=DATA_DIR_HELP
+)
+def publish_command(
+    notebook: Path,
+    records: Path | None,
+    version: str | None,
+    workspace: str | None,
+    dataset: str | None,
+    annotators: Path | None,
+    gold: Path | None,
+    gold_rate: float | None,
+    id_column: str,
+    new_dataset: bool,
+    data_dir: Path | None,
+) -> None:
+    from labelbook.errors import BackendError, RecordsError, ReleaseError, TaskError
+
+    try:
+        from labelbook.argilla import publish
+    except ImportError as err:  # argilla is in the `server` extra
+        _unusable(
+            LabelbookError(f"publishing needs the argilla SDK: pip install 'labelbook[server]' ({err}).")
+        )
+    try:
+        result = publish(
+            notebook,
+            records=records,
+            version=version,
+            workspace=workspace,
+            dataset=dataset,
+            annotators=annotators,
+            gold=gold,
+            gold_rate=gold_rate,
+            id_column=id_column,
+            new_dataset=new_dataset,
+            data_dir=data_dir,
+        )
+    except (RecordsError, TaskError) as err:
+        _unusable(err)
+    except (BackendError, ReleaseError) as err:
+        _fail(err)
+    except LabelbookError as err:
+        _fail(err)
+    verb = "created" if result.created else "updated"
+    click.secho(
+        f"release {result.version} → dataset {result.dataset!r} ({verb}) in workspace {result.workspace!r}",
+        fg="green",
+        bold=True,
+    )
+    if result.deployed:
+        click.echo(f"  deployment log: release {result.version} is live from now")
+    if records is not None:
+        click.echo(
+            f"  records: {result.records_added} added, {result.records_skipped} already there"
+            + (f", {result.gold_published} of them gold" if result.gold_published else "")
+        )
+    if result.ignored_columns:
+        click.echo(f"  not uploaded (not fields or metadata): {', '.join(result.ignored_columns)}")
+    if result.roster is not None:
+        roster = result.roster
+        click.echo(
+            f"  annotators: {len(roster.created)} new, {len(roster.reused)} existing, "
+            f"{len(roster.removed)} removed from the workspace"
+        )
+        if roster.new_passwords:
+            click.echo(
+                "  new accounts (passwords shown once; kept in "
+                f"{roster.credentials_file}, readable only by you):"
+            )
+            for username, password in roster.new_passwords.items():
+                click.echo(f"    {username}  {password}")
+    click.echo(f"  open: {result.ui_url}")
+
+
+PULL_HELP = """Pull the annotations of the published dataset into a file (.parquet, .csv or .jsonl).
+
+\b
+The tidy form has one row per record × annotator × question: record_id, argilla_record_id,
+question, annotator (username), vendor, value, status, submitted_at (UTC), release (the one
+live when the response was saved), is_gold. --wide gives one row per record × annotator with a
+column per question. In .parquet and .csv, answers of mixed types are stored as JSON text.
+
+\b
+Examples:
+  labelbook pull guide.ipynb -o annotations.parquet
+  labelbook pull guide.ipynb -o wide.csv --wide --fields
+  labelbook pull guide.ipynb -o new.jsonl --since 2025-06-01T00:00:00Z
+
+Exit 0 written, 1 server error, 2 not published yet or a bad output name.
+"""
+
+
+@main.command("pull", help=PULL_HELP)
+@click.argument("notebook", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--wide", is_flag=True, help="One row per record × annotator, a column per question.")
+@click.option("--fields", "with_fields", is_flag=True, help="Add the records' fields (field.<name>).")
+@click.option(
+    "--metadata", "with_metadata", is_flag=True, help="Add the records' metadata (metadata.<name>)."
+)
+@click.option("--since", default=None, help="Only responses saved after this UTC time (ISO 8601).")
+@click.option(
+    "--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None, help=DATA_DIR_HELP
+)
+def pull_command(
+    notebook: Path,
+    output: Path,
+    wide: bool,
+    with_fields: bool,
+    with_metadata: bool,
+    since: str | None,
+    data_dir: Path | None,
+) -> None:
+    from labelbook.errors import BackendError
+
+    if output.suffix.lower() not in (".parquet", ".csv", ".jsonl"):
+        _unusable(LabelbookError(f"{output}: write annotations to a .parquet, .csv or .jsonl file."))
+    try:
+        from labelbook import annotations as tidy
+        from labelbook.argilla import Project
+
+        with Project.open(notebook, data_dir=data_dir) as project:
+            frame = project.annotations(wide=wide, fields=with_fields, metadata=with_metadata, since=since)
+        tidy.write(frame, output)
+    except BackendError as err:
+        _fail(err)
+    except LabelbookError as err:
+        _unusable(err)
+    except ValueError as err:  # a --since pandas cannot read
+        _unusable(
+            LabelbookError(f"--since {since!r}: not a time ({err}); write it like 2025-06-01T00:00:00Z.")
+        )
+    what = "rows (record × annotator)" if wide else "rows (record × annotator × question)"
+    click.echo(f"wrote {len(frame)} {what} to {output}")
+
+
 if __name__ == "__main__":
     main()

@@ -13,6 +13,7 @@ __all__ = [
     "BackendError",
     "LabelbookError",
     "NotebookError",
+    "RecordsError",
     "ReleaseError",
     "ServerError",
     "TaskError",
@@ -26,6 +27,18 @@ class LabelbookError(Exception):
 
 class BackendError(LabelbookError):
     """An Argilla server refused or could not answer a request."""
+
+
+class RecordsError(LabelbookError):
+    """Records (or a roster, or gold answers) cannot be published as given; nothing was uploaded.
+
+    The message lists the first problems, each with its row number; `.problems` holds them all.
+    """
+
+    def __init__(self, message: str, problems: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.problems: tuple[str, ...] = tuple(problems)
+        """Every problem found, one line each, with the row number."""
 
 
 class ServerError(LabelbookError):

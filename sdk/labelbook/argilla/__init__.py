@@ -1,0 +1,19 @@
+"""The Argilla adapter: the only part of labelbook that imports argilla.
+
+    result = labelbook.publish("guide.ipynb", records="records.jsonl", annotators="roster.csv")
+    project = labelbook.Project.open("guide.ipynb")
+    annotations = project.annotations()        # the tidy frame, see labelbook.annotations
+
+Modules: `settings` (Task → dataset settings), `records` (reading, ids, validation), `publish`,
+`roster`, `project` (reconnect and pull), `state` (what is kept beside the notebook), `_client`
+(the connection and the one place argilla's and httpx's errors become BackendError).
+"""
+
+from __future__ import annotations
+
+from labelbook.argilla._client import Connection, connect
+from labelbook.argilla.project import Project
+from labelbook.argilla.publish import PublishResult, publish
+from labelbook.argilla.roster import RosterChanges
+
+__all__ = ["Connection", "Project", "PublishResult", "RosterChanges", "connect", "publish"]

@@ -1,0 +1,184 @@
+"""`Project`: reconnect to what a notebook's releases were published to, and pull the annotations.
+
+project = lb.Project.open("guide.ipynb")      # reads guide.labelbook/project.json
+annotations = project.annotations()            # the tidy frame (labelbook.annotations)
+project.annotations(wide=True, fields=True, since="2025-06-01T00:00:00Z")
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from labelbook.argilla._client import Connection, connect
+from labelbook.argilla.state import ProjectState, read_gold, state_dir
+from labelbook.errors import LabelbookError
+from labelbook.releases import deployments, store_path
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+PAGE = 1000  # argilla-server's largest page of records
+
+
+def _value(kind: str, raw: Any) -> Any:
+    if kind == "ranking" and isinstance(raw, list):
+        return [item["value"] for item in sorted(raw, key=lambda item: item.get("rank") or 0)]
+    return raw
+
+
+class Project:
+    """A published labeling project: its dataset on an Argilla server, its roster and gold answers."""
+
+    def __init__(self, notebook: str | os.PathLike[str], state: ProjectState, connection: Connection) -> None:
+        self.notebook = Path(notebook)
+        """The guide notebook (its release store and state sit beside it)."""
+        self.state = state
+        """project.json: server, workspace, dataset, live release, roster."""
+        self.connection = connection
+        """The connection to the server (its API key is not in any repr)."""
+
+    def __repr__(self) -> str:
+        return (
+            f"Project(dataset={self.state.dataset!r}, workspace={self.state.workspace!r}, "
+            f"url={self.state.server_url!r}, release={self.state.version!r})"
+        )
+
+    @classmethod
+    def open(
+        cls,
+        notebook: str | os.PathLike[str],
+        *,
+        api_url: str | None = None,
+        api_key: str | None = None,
+        data_dir: str | os.PathLike[str] | None = None,
+    ) -> Project:
+        """Reconnect to the dataset the notebook was last published to."""
+        folder = state_dir(store_path(notebook))
+        state = ProjectState.read(folder)
+        if state is None:
+            raise LabelbookError(
+                f"{notebook}: not published yet ({folder / 'project.json'} is missing); "
+                f"run `labelbook publish {notebook} --records FILE` first."
+            )
+        return cls(notebook, state, connect(api_url, api_key, data_dir=data_dir))
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.connection.close()
+
+    def __enter__(self) -> Project:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def url(self) -> str:
+        """The dataset in the Argilla web UI."""
+        return f"{self.state.server_url}/dataset/{self.state.dataset_id}/annotation-mode"
+
+    def gold(self) -> pd.DataFrame:
+        """The expert answers, tidy: record_id, question, value (kept locally, never uploaded)."""
+        import pandas as pd
+
+        rows = [
+            {"record_id": record_id, "question": question, "value": value}
+            for record_id, answers in read_gold(state_dir(store_path(self.notebook))).items()
+            for question, value in answers.items()
+        ]
+        return pd.DataFrame(rows, columns=["record_id", "question", "value"])
+
+    def _usernames(self) -> dict[str, str]:
+        from labelbook.errors import BackendError
+
+        try:
+            users = self.connection.request("GET", "/api/v1/users")["items"]
+        except BackendError:  # an admin's key may not list every user; the workspace's are enough
+            users = self.connection.request("GET", f"/api/v1/workspaces/{self.state.workspace_id}/users")[
+                "items"
+            ]
+        return {u["id"]: u["username"] for u in users}
+
+    def _records(self) -> list[dict[str, Any]]:
+        path = f"/api/v1/datasets/{self.state.dataset_id}/records"
+
+        def page(offset: int) -> dict[str, Any]:
+            reply: dict[str, Any] = self.connection.request(
+                "GET",
+                path,
+                params={"include": "responses", "offset": offset, "limit": PAGE},
+                doing="pulling records",
+            )
+            return reply
+
+        first = page(0)
+        items: list[dict[str, Any]] = list(first["items"])
+        total = int(first.get("total") or len(items))
+        if len(items) < PAGE:
+            return items
+        # Pages fetched two at a time: the server encodes one while the client decodes the other.
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            for reply in pool.map(page, range(PAGE, max(total, PAGE), PAGE)):
+                items.extend(reply["items"])
+        return items
+
+    def annotations(
+        self,
+        *,
+        wide: bool = False,
+        fields: bool | list[str] = False,
+        metadata: bool | list[str] = False,
+        since: datetime | str | None = None,
+    ) -> pd.DataFrame:
+        """The tidy frame (see `labelbook.annotations`) or its wide form; `since`: later responses only."""
+        import labelbook.annotations as tidy
+        from labelbook.task import Task
+
+        task_path = store_path(self.notebook) / self.state.version / "task.json"
+        task = Task.from_json(task_path.read_text(encoding="utf-8"), source=str(task_path))
+        kinds = {q.name: q.kind for q in task.questions}
+        names = self._usernames()
+        vendors = self.state.vendors
+        gold = set(read_gold(state_dir(store_path(self.notebook))))
+        records = self._records()
+        field_names = [f.name for f in task.fields] if fields is True else list(fields or [])
+        metadata_names = [m.name for m in task.metadata] if metadata is True else list(metadata or [])
+
+        cols: dict[str, list[Any]] = {name: [] for name in tidy.COLUMNS if name != "release"}
+        extra: dict[str, list[Any]] = {f"field.{n}": [] for n in field_names}
+        extra.update({f"metadata.{n}": [] for n in metadata_names})
+        record_id, argilla_id, question_col = cols["record_id"], cols["argilla_record_id"], cols["question"]
+        annotator, vendor, value_col = cols["annotator"], cols["vendor"], cols["value"]
+        status_col, at_col, gold_col = cols["status"], cols["submitted_at"], cols["is_gold"]
+        for record in records:
+            rid = record.get("external_id") or record["id"]
+            is_gold = rid in gold
+            for response in record.get("responses") or ():
+                user = names.get(response["user_id"], response["user_id"])
+                values = response.get("values") or {}
+                answered = list(values.items()) or [(q, {"value": None}) for q in kinds]
+                for question, holder in answered:
+                    record_id.append(rid)
+                    argilla_id.append(record["id"])
+                    question_col.append(question)
+                    annotator.append(user)
+                    vendor.append(vendors.get(user, ""))
+                    value_col.append(_value(kinds.get(question, ""), holder.get("value")))
+                    status_col.append(response["status"])
+                    at_col.append(response["updated_at"])
+                    gold_col.append(is_gold)
+                    for name in field_names:
+                        extra[f"field.{name}"].append(record["fields"].get(name))
+                    for name in metadata_names:
+                        extra[f"metadata.{name}"].append((record.get("metadata") or {}).get(name))
+        live = [
+            (d.at, d.version) for d in deployments(self.notebook) if d.dataset_id == self.state.dataset_id
+        ]
+        out = tidy.frame(cols, deployments=live, extra=extra)
+        if since is not None:
+            out = tidy.since(out, since)
+        return tidy.wide(out) if wide else out

@@ -1,0 +1,422 @@
+"""Records to publish: read from a DataFrame, CSV, JSONL or parquet, mapped onto the task's fields,
+given stable ids, validated before anything is uploaded, and turned into Argilla's REST payloads.
+
+Column conventions (the argilla SDK's): a column named after a field fills it (or `mapping` maps a
+column onto a field, metadata property or suggestion); `id` holds the stable id (else a hash of
+the field values is used); metadata columns are named after the task's metadata; suggestions come
+from `<question>.suggestion`, `<question>.suggestion.score` and `<question>.suggestion.agent`
+columns, or from a callable. Columns named after a *question* are never uploaded: they are
+answers, and answers (gold ones above all) must never reach a contractor as suggestions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import math
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from labelbook.errors import RecordsError, TaskError
+from labelbook.task import ChatField, Metadata, Question, RankingQuestion, Task
+
+RecordsSource = Any  # a pandas DataFrame, a path to .csv/.jsonl/.json/.parquet, or a list of dicts
+Suggest = Callable[[Mapping[str, Any]], Mapping[str, Any]]
+"""record fields → {question: value | (value, score)}: a model or a language model suggesting answers."""
+
+_SHOWN_PROBLEMS = 12
+
+
+@dataclass
+class Prepared:
+    """Validated records, ready to upload, in upload order."""
+
+    ids: list[str]
+    """Stable ids (the Argilla records' external ids)."""
+    payloads: list[dict[str, Any]]
+    """REST bodies; suggestions name their question (`question_name`), resolved to ids at upload."""
+    ignored_columns: list[str] = field(default_factory=list)
+    """Columns that fed nothing (answers, unknown names), for the summary."""
+
+
+def plain(value: Any) -> Any:
+    """A value as plain Python: numpy scalars and arrays, pandas NA and NaN → int/float/list/None."""
+    if value is None or isinstance(value, str | bool | int):
+        return value
+    if isinstance(value, float):
+        return None if math.isnan(value) else value
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    tolist = getattr(value, "tolist", None)
+    if callable(tolist):  # numpy scalars and arrays (parquet gives arrays for list columns)
+        return plain(tolist())
+    if type(value).__name__ in ("NAType", "NaTType"):
+        return None
+    isoformat = getattr(value, "isoformat", None)
+    if callable(isoformat):
+        return isoformat()
+    return value
+
+
+def read_rows(source: RecordsSource, what: str = "records") -> tuple[list[dict[str, Any]], str, int]:
+    """Rows as dicts, a name for messages, and the line offset (data row 1 is on line 1 + offset)."""
+    if isinstance(source, str | os.PathLike):
+        path = Path(source)
+        suffix = path.suffix.lower()
+        if not path.is_file():
+            raise RecordsError(f"{path}: no such file ({what}).")
+        if suffix in (".jsonl", ".ndjson"):
+            rows = []
+            with open(path, encoding="utf-8") as handle:
+                for number, line in enumerate(handle, 1):
+                    if not line.strip():
+                        continue
+                    try:
+                        row = json.loads(line)
+                    except json.JSONDecodeError as err:
+                        raise RecordsError(f"{path}, line {number}: not JSON ({err.msg}).") from err
+                    if not isinstance(row, dict):
+                        raise RecordsError(f"{path}, line {number}: expected a JSON object per line.")
+                    rows.append(row)
+            return rows, str(path), 0
+        if suffix == ".json":
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+                raise RecordsError(f"{path}: expected a JSON list of objects.")
+            return data, str(path), 0
+        import pandas as pd
+
+        if suffix == ".csv":
+            frame = pd.read_csv(path, dtype=object, keep_default_na=False, na_values=[""])
+            return _frame_rows(frame), str(path), 1
+        if suffix in (".parquet", ".pq"):
+            return _frame_rows(pd.read_parquet(path)), str(path), 0
+        raise RecordsError(f"{path}: unknown format {suffix!r}; use .csv, .jsonl, .json or .parquet.")
+    if hasattr(source, "to_dict") and hasattr(source, "columns"):
+        return _frame_rows(source), "the DataFrame", 0
+    if isinstance(source, Iterable) and not isinstance(source, str | bytes | Mapping):
+        rows = list(source)
+        for i, row in enumerate(rows, 1):
+            if not isinstance(row, Mapping):
+                raise RecordsError(f"{what}: row {i} is a {type(row).__name__}, expected a dict.")
+        return [dict(r) for r in rows], f"the {what} list", 0
+    raise RecordsError(
+        f"{what}: expected a pandas DataFrame, a list of dicts or a .csv/.jsonl/.parquet file, "
+        f"got {type(source).__name__}."
+    )
+
+
+def _frame_rows(frame: Any) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = frame.to_dict("records")
+    return [{str(k): plain(v) for k, v in row.items()} for row in rows]
+
+
+def content_id(fields: Mapping[str, Any]) -> str:
+    """A stable id from the field values: the same content always gets the same id."""
+    text = json.dumps(fields, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
+
+
+def _where(row: int, name: str, offset: int) -> str:
+    return f"row {row}" + (f" (line {row + offset})" if offset else "")
+
+
+def _coerce_field(task_field: Any, value: Any) -> Any:
+    if isinstance(task_field, ChatField) and isinstance(value, str):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value  # validate_value says what is wrong
+    return value
+
+
+def _coerce_metadata(item: Metadata, value: Any) -> Any:
+    if item.kind == "integer" and isinstance(value, float) and value.is_integer():
+        return int(value)
+    if item.kind in ("integer", "float") and isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            return value
+        return int(number) if item.kind == "integer" and number.is_integer() else number
+    return value
+
+
+_CHAT_LIMIT = 20000  # argilla-server's longest message
+
+
+def _fence(text: str, info: str = "") -> str:
+    ticks = "```"
+    while ticks in text:
+        ticks += "`"
+    return f"{ticks}{info}\n{text}\n{ticks}"
+
+
+def argilla_chat(task_field: ChatField, value: Any) -> list[dict[str, str]]:
+    """A labelbook chat value as Argilla's messages: each {role, content}, with tool calls, shell
+    commands, their output and exit codes written into the content as markdown."""
+    messages = []
+    for message in task_field.messages(value):
+        parts = [message.content] if message.content.strip() else []
+        for call in message.tool_calls:
+            arguments = call.arguments
+            command = arguments.get("command") if isinstance(arguments, Mapping) else None
+            if isinstance(command, str):
+                parts.append(f"`{call.name}`:\n" + _fence(f"$ {command}", "bash"))
+            else:
+                shown = arguments if isinstance(arguments, str) else json.dumps(arguments, ensure_ascii=False)
+                parts.append(f"`{call.name}` " + _fence(shown or "", "json"))
+        if message.command is not None:
+            shell = f"$ {message.command}" + (f"\n{message.output}" if message.output else "")
+            parts.append(_fence(shell, "bash"))
+        elif message.output:
+            parts.append(_fence(message.output))
+        if message.exit_code not in (None, 0):
+            parts.append(f"exit code {message.exit_code}")
+        content = "\n\n".join(parts) or "(no text)"
+        if len(content) > _CHAT_LIMIT:
+            content = content[: _CHAT_LIMIT - 40] + "\n\n… (cut: too long for Argilla)"
+        role = message.role if message.role in ("user", "assistant", "system") else message.role[:20]
+        messages.append({"role": role, "content": content})
+    return messages
+
+
+def _suggestion_value(question: Question, value: Any) -> Any:
+    if isinstance(question, RankingQuestion):
+        return [{"value": v, "rank": i} for i, v in enumerate(value, 1)]
+    return value
+
+
+def _maybe_json(value: Any) -> Any:
+    if isinstance(value, str) and value[:1] in "[{":
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+def prepare(
+    task: Task,
+    source: RecordsSource,
+    *,
+    mapping: Mapping[str, str] | None = None,
+    id_column: str = "id",
+    suggest: Suggest | None = None,
+    suggestion_agent: str | None = None,
+) -> Prepared:
+    """Read, map, id and validate records; RecordsError lists every problem with its row number."""
+    rows, name, offset = read_rows(source)
+    mapping = dict(mapping or {})
+    fields = {f.name: f for f in task.fields}
+    metadata = {m.name: m for m in task.metadata}
+    questions = {q.name: q for q in task.questions}
+    targets = set(fields) | set(metadata)
+    for column, target in mapping.items():
+        base = target.split(".", 1)[0]
+        if target not in targets and not (base in questions and target.startswith(f"{base}.suggestion")):
+            raise RecordsError(
+                f"mapping {column!r} → {target!r}: {target!r} is not a field, metadata property or "
+                f"`<question>.suggestion` of task {task.name!r}; fields: {', '.join(fields)}."
+            )
+    columns: list[str] = []
+    for row in rows:
+        for key in row:
+            if key not in columns:
+                columns.append(key)
+    mapped = {column: mapping.get(column, column) for column in columns}
+    present = set(mapped.values())
+    problems: list[str] = []
+    for item in task.fields:
+        if item.required and item.name not in present:
+            problems.append(
+                f"no column for required field {item.name!r} (columns: {', '.join(columns) or 'none'}); "
+                f"rename one or pass mapping={{'<column>': {item.name!r}}}"
+            )
+    if problems:
+        raise RecordsError(f"{name}: {problems[0]}.", problems)
+    ignored = [
+        c for c in columns if mapped[c] not in targets and c != id_column and ".suggestion" not in mapped[c]
+    ]
+    agent = str(suggestion_agent or (getattr(suggest, "__name__", "model") if suggest else ""))
+
+    chat_fields = [f for f in task.fields if isinstance(f, ChatField)]
+    ids: list[str] = []
+    payloads: list[dict[str, Any]] = []
+    seen: dict[str, int] = {}
+    for number, row in enumerate(rows, 1):
+        where = _where(number, name, offset)
+        record_fields: dict[str, Any] = {}
+        record_metadata: dict[str, Any] = {}
+        suggestions: dict[str, dict[str, Any]] = {}
+        for column, value in row.items():
+            target = mapped[column]
+            if value is None:
+                continue
+            if target in fields:
+                record_fields[target] = _coerce_field(fields[target], value)
+            elif target in metadata:
+                record_metadata[target] = _coerce_metadata(metadata[target], value)
+            elif ".suggestion" in target:
+                question, _, part = target.partition(".suggestion")
+                if question in questions:
+                    found = {"": "value", ".score": "score", ".agent": "agent"}.get(part)
+                    if found is None:
+                        continue
+                    key = found
+                    suggestions.setdefault(question, {})[key] = (
+                        _maybe_json(value) if key == "value" else value
+                    )
+        try:
+            task.validate_record(record_fields)
+        except TaskError as err:
+            problems.append(f"{where}: {err}")
+        for key, value in record_metadata.items():
+            try:
+                metadata[key].validate_value(value)
+            except TaskError as err:
+                problems.append(f"{where}: {err}")
+        if suggest is not None:
+            try:
+                made = suggest(dict(record_fields))
+            except Exception as err:
+                problems.append(f"{where}: the suggestion function failed: {type(err).__name__}: {err}")
+                made = {}
+            for question, given in (made or {}).items():
+                value, score = given if isinstance(given, tuple) else (given, None)
+                suggestions[question] = {"value": value, "score": score, "agent": agent}
+        suggestion_payloads = []
+        for question, parts in suggestions.items():
+            if question not in questions:
+                problems.append(f"{where}: suggestion for unknown question {question!r}")
+                continue
+            if "value" not in parts:
+                continue
+            try:
+                questions[question].validate_value(parts["value"])
+            except TaskError as err:
+                problems.append(f"{where}: suggestion: {err}")
+                continue
+            score = parts.get("score")
+            if score is not None:
+                try:
+                    score = float(score)
+                except (TypeError, ValueError):
+                    problems.append(f"{where}: suggestion score for {question!r} is not a number: {score!r}")
+                    continue
+                if not 0 <= score <= 1:
+                    problems.append(f"{where}: suggestion score for {question!r} is outside [0, 1]: {score}")
+                    continue
+            payload: dict[str, Any] = {
+                "question_name": question,
+                "value": _suggestion_value(questions[question], parts["value"]),
+                "type": "model",
+            }
+            if score is not None:
+                payload["score"] = score
+            if parts.get("agent"):
+                payload["agent"] = str(parts["agent"])[:200]
+            suggestion_payloads.append(payload)
+        raw_id = row.get(id_column)
+        if id_column in row and raw_id is None:
+            problems.append(f"{where}: empty {id_column!r}: every record needs an id (or drop the column)")
+            continue
+        record_id = str(raw_id) if raw_id is not None else content_id(record_fields)
+        for chat in chat_fields:
+            if isinstance(record_fields.get(chat.name), list):
+                with contextlib.suppress(TaskError):  # already reported by validate_record
+                    record_fields[chat.name] = argilla_chat(chat, record_fields[chat.name])
+        if record_id in seen:
+            problems.append(
+                f"{where}: id {record_id!r} repeats {_where(seen[record_id], name, offset)}; use unique ids"
+                + ("" if raw_id is not None else " (the two rows have the same content)")
+            )
+            continue
+        seen[record_id] = number
+        body: dict[str, Any] = {"external_id": record_id, "fields": record_fields}
+        if record_metadata:
+            body["metadata"] = record_metadata
+        if suggestion_payloads:
+            body["suggestions"] = suggestion_payloads
+        ids.append(record_id)
+        payloads.append(body)
+    if problems:
+        shown = "\n  ".join(problems[:_SHOWN_PROBLEMS])
+        more = f"\n  …and {len(problems) - _SHOWN_PROBLEMS} more" if len(problems) > _SHOWN_PROBLEMS else ""
+        raise RecordsError(
+            f"{name}: {len(problems)} problem{'s' if len(problems) != 1 else ''}; nothing was uploaded:\n  "
+            f"{shown}{more}",
+            problems,
+        )
+    return Prepared(ids, payloads, ignored)
+
+
+def read_answers(
+    task: Task, source: RecordsSource, *, id_column: str = "id", what: str = "gold"
+) -> dict[str, dict[str, Any]]:
+    """Expert answers: record id → {question: value}, validated against the task."""
+    rows, name, offset = read_rows(source, what)
+    questions = {q.name: q for q in task.questions}
+    answers: dict[str, dict[str, Any]] = {}
+    problems: list[str] = []
+    for number, row in enumerate(rows, 1):
+        where = _where(number, name, offset)
+        record_id = row.get(id_column)
+        if record_id is None:
+            problems.append(f"{where}: no {id_column!r}: each gold answer names the record it answers")
+            continue
+        given: dict[str, Any] = {}
+        for key, value in row.items():
+            if key in questions and value is not None:
+                value = value if questions[key].kind == "text" else _maybe_json(value)
+                if questions[key].kind == "rating" and isinstance(value, str) and value.isdigit():
+                    value = int(value)
+                if questions[key].kind == "rating" and isinstance(value, float) and value.is_integer():
+                    value = int(value)
+                try:
+                    questions[key].validate_value(value)
+                except TaskError as err:
+                    problems.append(f"{where}: {err}")
+                    continue
+                given[key] = value
+        if not given:
+            problems.append(f"{where}: no answer to any question ({', '.join(questions)})")
+            continue
+        answers[str(record_id)] = given
+    if problems:
+        shown = "\n  ".join(problems[:_SHOWN_PROBLEMS])
+        raise RecordsError(f"{name}: {len(problems)} problem(s) in the {what} answers:\n  {shown}", problems)
+    return answers
+
+
+def interleave(ids: Sequence[str], gold: set[str], rate: float | None) -> list[str]:
+    """Upload order: gold records spread evenly among the others, about `rate` of the queue.
+
+    With no rate, the order is as given. With a rate, only as many gold records as the rate
+    calls for are kept (the rest wait for a later publish).
+    """
+    if rate is None or not gold:
+        return list(ids)
+    if not 0 < rate < 1:
+        raise RecordsError(f"gold rate must be between 0 and 1 (a share of the queue), got {rate}.")
+    others = [i for i in ids if i not in gold]
+    golden = [i for i in ids if i in gold]
+    wanted = min(len(golden), max(1, math.ceil(rate * len(others) / (1 - rate))))
+    golden = golden[:wanted]
+    order: list[str] = []
+    step = (len(others) + 1) / (wanted + 1)
+    next_gold, g = step, 0
+    for position, other in enumerate(others, 1):
+        while g < wanted and position >= next_gold:
+            order.append(golden[g])
+            g += 1
+            next_gold += step
+        order.append(other)
+    order.extend(golden[g:])
+    return order

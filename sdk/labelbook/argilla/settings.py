@@ -1,0 +1,121 @@
+"""A labelbook Task as Argilla dataset settings (REST payloads): fields, questions (label
+definitions in the descriptions and on each option), overlap as the task distribution, metadata
+with its visibility."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from labelbook import task as lb
+
+# Argilla's limits (argilla_server.api.schemas.v1): longer values are refused.
+DESCRIPTION_LIMIT = 1000
+GUIDELINES_LIMIT = 10000
+
+
+def definitions_of(question: lb.Question) -> Mapping[str, str]:
+    """Label (or option) name → definition, for the questions that have them."""
+    if isinstance(question, lb.LabelQuestion | lb.MultiLabelQuestion | lb.SpanQuestion):
+        return question.labels
+    if isinstance(question, lb.RankingQuestion):
+        return question.values
+    return {}
+
+
+def question_description(question: lb.Question) -> str:
+    """The question's help text followed by each label's definition, within Argilla's 1,000 characters."""
+    parts = [question.description.strip()] if question.description.strip() else []
+    defined = [(name, text.strip()) for name, text in definitions_of(question).items() if text.strip()]
+    lines = [f"- **{name}**: {text}" for name, text in defined]
+    text = "\n\n".join([*parts, "\n".join(lines)] if lines else parts)
+    if len(text) <= DESCRIPTION_LIMIT:
+        return text
+    # Too long for Argilla: keep the help text and the start of each definition; the guidelines
+    # (and the contractor page) carry the full definitions.
+    budget = max(40, (DESCRIPTION_LIMIT - len(parts[0] if parts else "") - 60) // max(1, len(lines)))
+    short = [line if len(line) <= budget else line[: budget - 1].rstrip() + "…" for line in lines]
+    text = "\n\n".join([*parts, "\n".join(short), "(Full definitions: see the guidelines.)"])
+    return text[:DESCRIPTION_LIMIT]
+
+
+def fit_guidelines(markdown: str) -> str:
+    """The release's guide.md, cut at a section boundary if it exceeds Argilla's 10,000 characters."""
+    if len(markdown) <= GUIDELINES_LIMIT:
+        return markdown
+    note = "\n\n---\n*The guidelines continue in the contractor page (guide.html) you were given.*\n"
+    head = markdown[: GUIDELINES_LIMIT - len(note)]
+    cut = head.rfind("\n## ")
+    return (head[:cut] if cut > GUIDELINES_LIMIT // 2 else head).rstrip() + note
+
+
+def _options(labels: Mapping[str, str]) -> list[dict[str, Any]]:
+    return [
+        {"value": name, "text": name, "description": (text.strip()[:DESCRIPTION_LIMIT] or None)}
+        for name, text in labels.items()
+    ]
+
+
+def field_payload(item: lb.Field) -> dict[str, Any]:
+    """The REST body creating one field."""
+    settings: dict[str, Any] = {"type": item.kind}
+    if isinstance(item, lb.TextField | lb.ChatField):
+        settings["use_markdown"] = item.use_markdown
+    return {"name": item.name, "title": item.title, "required": item.required, "settings": settings}
+
+
+def question_settings(q: lb.Question) -> dict[str, Any]:
+    """A question's `settings` as Argilla's REST API takes them (labels carry their definitions)."""
+    if isinstance(q, lb.MultiLabelQuestion):
+        return {"type": "multi_label_selection", "options": _options(q.labels), "options_order": "natural"}
+    if isinstance(q, lb.LabelQuestion):
+        return {"type": "label_selection", "options": _options(q.labels)}
+    if isinstance(q, lb.RatingQuestion):
+        return {"type": "rating", "options": [{"value": v} for v in q.values]}
+    if isinstance(q, lb.RankingQuestion):
+        return {"type": "ranking", "options": _options(q.values)}
+    if isinstance(q, lb.TextQuestion):
+        return {"type": "text", "use_markdown": q.use_markdown}
+    return {
+        "type": "span",
+        "field": q.field,
+        "options": _options(q.labels),
+        "allow_overlapping": q.allow_overlapping,
+    }
+
+
+def question_payload(q: lb.Question) -> dict[str, Any]:
+    """The REST body creating one question."""
+    return {
+        "name": q.name,
+        "title": q.title,
+        "description": question_description(q) or None,
+        "required": q.required,
+        "settings": question_settings(q),
+    }
+
+
+def dataset_payload(task: lb.Task, name: str, workspace_id: str, guidelines: str) -> dict[str, Any]:
+    """The REST body creating the dataset (fields, questions and metadata are added after)."""
+    return {
+        "name": name,
+        "guidelines": fit_guidelines(guidelines),
+        "allow_extra_metadata": False,
+        "distribution": {"strategy": "overlap", "min_submitted": task.overlap},
+        "workspace_id": workspace_id,
+    }
+
+
+def metadata_payload(item: lb.Metadata) -> dict[str, Any]:
+    """The REST body creating one metadata property."""
+    settings: dict[str, Any] = {"type": item.kind}
+    if isinstance(item, lb.TermsMetadata):
+        settings["values"] = list(item.options) if item.options else None
+    else:
+        settings["min"], settings["max"] = item.min, item.max
+    return {
+        "name": item.name,
+        "title": item.title,
+        "settings": settings,
+        "visible_for_annotators": item.visible_for_annotators,
+    }

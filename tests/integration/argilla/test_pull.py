@@ -1,0 +1,158 @@
+"""Pulling annotations into the tidy frame: usernames, native values, statuses, release attribution."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+import labelbook as lb
+from labelbook import annotations as tidy
+from labelbook.argilla import Connection, connect
+from labelbook.cli import main
+
+EXAMPLE = Path(__file__).parents[3] / "examples" / "trajectory-rating"
+ROSTER = pd.DataFrame(
+    {"username": ["pull-ann-a", "pull-ann-b", "pull-ann-c"], "vendor": ["acme", "acme", "bright"]}
+)
+OUTCOMES = ["success", "partial", "failure"]
+
+
+def released(tmp_path: Path) -> Path:
+    notebook = tmp_path / "guide.py"
+    shutil.copy(EXAMPLE / "guide.py", notebook)
+    lb.release(notebook, "first")
+    return notebook
+
+
+def rows(n: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": f"p{i:05d}",
+            "instruction": f"task {i}",
+            "trajectory": [{"role": "user", "content": f"do {i}"}],
+        }
+        for i in range(n)
+    ]
+
+
+def answer(i: int, k: int) -> str:
+    return OUTCOMES[(i + k) % 3]
+
+
+def status(i: int, k: int) -> str:
+    return "draft" if (i + k) % 50 == 0 else "discarded" if (i + k) % 97 == 0 else "submitted"
+
+
+def respond(conn: Connection, dataset_id: str, users: dict[str, str], ids: range) -> None:
+    """Each of the three annotators answers records `ids` (as the owner, through the bulk API)."""
+    names = list(ROSTER["username"])
+    for start in range(ids.start, ids.stop, 500):
+        items = []
+        for i in range(start, min(start + 500, ids.stop)):
+            responses = []
+            for k, name in enumerate(names):
+                state = status(i, k)
+                values = (
+                    None
+                    if state == "discarded"
+                    else {"outcome": {"value": answer(i, k)}, "rationale": {"value": f"because {i}/{k}"}}
+                )
+                responses.append({"user_id": users[name], "values": values, "status": state})
+            items.append({"external_id": f"p{i:05d}", "responses": responses})
+        conn.request("PUT", f"/api/v1/datasets/{dataset_id}/records/bulk", json={"items": items})
+
+
+def user_ids(conn: Connection) -> dict[str, str]:
+    return {u["username"]: u["id"] for u in conn.request("GET", "/api/v1/users")["items"]}
+
+
+def options(server: Any) -> dict[str, Any]:
+    return {"api_url": server.url, "api_key": server.api_key, "progress": False}
+
+
+def test_pull_small_project_tidy_wide_since_and_files(tmp_path: Path, lb_server: Any) -> None:
+    notebook = released(tmp_path)
+    gold = pd.DataFrame({"id": ["p00001"], "outcome": ["success"]})
+    result = lb.publish(
+        notebook, records=rows(6), annotators=ROSTER, gold=gold, workspace="pull-small", **options(lb_server)
+    )
+    with connect(lb_server.url, lb_server.api_key) as conn:
+        respond(conn, result.dataset_id, user_ids(conn), range(0, 3))
+    with lb.Project.open(notebook, api_url=lb_server.url, api_key=lb_server.api_key) as project:
+        frame = project.annotations(fields=["instruction"])
+        assert list(frame.columns) == [*tidy.COLUMNS, "field.instruction"]
+        assert len(frame) == 3 * 3 * 2
+        assert frame.loc[
+            (frame["record_id"] == "p00000") & (frame["annotator"] == "pull-ann-a"), "status"
+        ].tolist() == [
+            "draft",
+            "draft",
+        ]
+        assert set(frame["annotator"]) == set(ROSTER["username"])
+        assert dict(zip(frame["annotator"], frame["vendor"], strict=True))["pull-ann-c"] == "bright"
+        assert set(frame.loc[frame["record_id"] == "p00001", "is_gold"]) == {True}
+        assert str(frame["submitted_at"].dt.tz) == "UTC"
+        assert set(frame["release"]) == {"1.0.0"}
+        assert project.gold().to_dict("records") == [
+            {"record_id": "p00001", "question": "outcome", "value": "success"}
+        ]
+        wide = project.annotations(wide=True)
+        assert len(wide) == 9 and {"outcome", "rationale"} <= set(wide.columns)
+        later = project.annotations(since=frame["submitted_at"].max())
+        assert later.empty
+    runner = CliRunner()
+    env = {"ARGILLA_API_URL": lb_server.url, "ARGILLA_API_KEY": lb_server.api_key}
+    for name in ("a.parquet", "a.csv", "a.jsonl"):
+        out = tmp_path / name
+        done = runner.invoke(main, ["pull", str(notebook), "-o", str(out)], env=env)
+        assert done.exit_code == 0, done.output
+        assert out.stat().st_size > 0
+    first = json.loads((tmp_path / "a.jsonl").read_text().splitlines()[0])
+    assert set(first) == set(tidy.COLUMNS)
+    assert pd.read_parquet(tmp_path / "a.parquet").shape[0] == len(frame)
+
+
+@pytest.mark.load
+def test_pull_10000_records_x_3_annotators_with_release_attribution(tmp_path: Path, lb_server: Any) -> None:
+    notebook = released(tmp_path)
+    n = 10_000
+    result = lb.publish(
+        notebook, records=rows(n), annotators=ROSTER, workspace="pull-10k", **options(lb_server)
+    )
+    with connect(lb_server.url, lb_server.api_key) as conn:
+        users = user_ids(conn)
+        respond(conn, result.dataset_id, users, range(0, n // 2))
+        # The guidelines change while annotation is under way.
+        text = notebook.read_text().replace(
+            "Read the whole trajectory once", "Read the whole trajectory twice"
+        )
+        notebook.write_text(text)
+        lb.release(notebook, "read twice")
+        update = lb.publish(notebook, **options(lb_server))
+        assert update.deployed and update.version == "1.1.0"
+        respond(conn, result.dataset_id, users, range(n // 2, n))
+
+    with lb.Project.open(notebook, api_url=lb_server.url, api_key=lb_server.api_key) as project:
+        frame = project.annotations()
+    assert len(frame) == n * 3 * 2  # a discarded response has a row per question, value None
+    assert frame["record_id"].nunique() == n
+    by_response = frame.drop_duplicates(["record_id", "annotator"])
+    assert len(by_response) == n * 3
+    number = by_response["record_id"].str[1:].astype(int)
+    expected_release = number.map(lambda i: "1.0.0" if i < n // 2 else "1.1.0")
+    assert (by_response["release"] == expected_release).all()
+    k = by_response["annotator"].map({name: j for j, name in enumerate(ROSTER["username"])})
+    expected_status = [status(i, j) for i, j in zip(number, k, strict=True)]
+    assert list(by_response["status"]) == expected_status
+    outcomes = frame[frame["question"] == "outcome"]
+    oi = outcomes["record_id"].str[1:].astype(int)
+    ok = outcomes["annotator"].map({name: j for j, name in enumerate(ROSTER["username"])})
+    expected = [None if status(i, j) == "discarded" else answer(i, j) for i, j in zip(oi, ok, strict=True)]
+    assert list(outcomes["value"]) == expected
+    assert set(frame["vendor"]) == {"acme", "bright"}

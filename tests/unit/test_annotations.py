@@ -1,0 +1,108 @@
+"""The tidy annotation frame: release attribution, native values, wide form, files."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from labelbook import annotations as tidy
+from labelbook.argilla.records import interleave, prepare
+from labelbook.errors import RecordsError
+from labelbook.task import ChatField, LabelQuestion, MultiLabelQuestion, Task, TextField
+
+UTC = timezone.utc
+TASK = Task(
+    "t",
+    fields=[TextField("text"), ChatField("chat", required=False)],
+    questions=[
+        LabelQuestion("label", labels={"a": "is a", "b": "is b"}),
+        MultiLabelQuestion("tags", labels=["x", "y"]),
+    ],
+)
+
+
+def columns() -> dict[str, list[object]]:
+    return {
+        "record_id": ["r1", "r1", "r2", "r2"],
+        "argilla_record_id": ["u1", "u1", "u2", "u2"],
+        "question": ["label", "tags", "label", "tags"],
+        "annotator": ["ann", "ann", "ann", "ann"],
+        "vendor": ["v", "v", "v", "v"],
+        "value": ["a", ["x", "y"], None, None],
+        "status": ["submitted", "submitted", "discarded", "discarded"],
+        "submitted_at": [
+            "2025-01-01T10:00:00",
+            "2025-01-01T10:00:00",
+            "2025-01-03T00:00:00",
+            "2025-01-03T00:00:00",
+        ],
+        "is_gold": [True, True, False, False],
+    }
+
+
+@pytest.mark.parametrize(
+    ("moment", "expected"),
+    [("2024-12-31T23:59:59", None), ("2025-01-01T00:00:00", "1.0.0"), ("2025-01-02T12:00:00", "1.1.0")],
+)
+def test_release_is_the_one_live_at_the_response_time(moment: str, expected: str | None) -> None:
+    live = [(datetime(2025, 1, 2, tzinfo=UTC), "1.1.0"), (datetime(2025, 1, 1, tzinfo=UTC), "1.0.0")]
+    times = pd.Series(pd.to_datetime([moment], utc=True))
+    assert tidy.attribute_releases(times, live).tolist() == [expected]
+
+
+def test_frame_keeps_native_values_and_utc_times() -> None:
+    live = [(datetime(2025, 1, 1, tzinfo=UTC), "1.0.0"), (datetime(2025, 1, 2, tzinfo=UTC), "1.1.0")]
+    frame = tidy.frame(columns(), deployments=live)
+    assert list(frame.columns) == list(tidy.COLUMNS)
+    assert frame["value"].tolist() == ["a", ["x", "y"], None, None]
+    assert frame["release"].tolist() == ["1.0.0", "1.0.0", "1.1.0", "1.1.0"]
+    assert str(frame["submitted_at"].dt.tz) == "UTC"
+    wide = tidy.wide(frame)
+    assert wide[["record_id", "label", "tags"]].to_dict("records") == [
+        {"record_id": "r1", "label": "a", "tags": ["x", "y"]},
+        {"record_id": "r2", "label": None, "tags": None},
+    ]
+    assert tidy.since(frame, "2025-01-02T00:00:00")["record_id"].tolist() == ["r2", "r2"]
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".csv", ".jsonl"])
+def test_write_round_trips(tmp_path: Path, suffix: str) -> None:
+    frame = tidy.frame(columns())
+    path = tidy.write(frame, tmp_path / f"a{suffix}")
+    if suffix == ".jsonl":
+        back = [json.loads(line) for line in path.read_text().splitlines()]
+        assert back[1]["value"] == ["x", "y"]
+    else:
+        back_frame = pd.read_parquet(path) if suffix == ".parquet" else pd.read_csv(path)
+        assert json.loads(back_frame["value"][1]) == ["x", "y"]
+
+
+def test_records_are_validated_with_row_numbers_and_get_stable_ids() -> None:
+    prepared = prepare(TASK, [{"text": "hello"}, {"text": "world", "label.suggestion": "a"}])
+    assert prepared.ids == prepare(TASK, [{"text": "hello"}, {"text": "world"}]).ids  # content hashes
+    assert prepared.payloads[1]["suggestions"] == [{"question_name": "label", "value": "a", "type": "model"}]
+    with pytest.raises(RecordsError) as caught:
+        prepare(TASK, [{"text": "ok", "label": "a"}, {"text": 3}, {"text": "ok"}])
+    problems = caught.value.problems
+    assert problems[0].startswith("row 2: field 'text' must be a string")
+    assert problems[1].startswith("row 3: id ") and "repeats row 1" in problems[1]
+    with pytest.raises(RecordsError, match="no column for required field 'text'"):
+        prepare(TASK, [{"body": "x"}])
+    assert prepare(TASK, [{"body": "x"}], mapping={"body": "text"}).payloads[0]["fields"] == {"text": "x"}
+
+
+def test_answer_columns_are_never_uploaded() -> None:
+    prepared = prepare(TASK, [{"id": "1", "text": "t", "label": "a"}])
+    assert prepared.payloads == [{"external_id": "1", "fields": {"text": "t"}}]
+    assert prepared.ignored_columns == ["label"]
+
+
+def test_gold_is_spread_through_the_queue_at_the_rate() -> None:
+    ids = [f"o{i}" for i in range(18)] + ["g1", "g2", "g3"]
+    order = interleave(ids, {"g1", "g2", "g3"}, 0.1)
+    assert len(order) == 20 and order.count("g1") == 1 and "g3" not in order
+    assert 3 <= order.index("g1") <= 8 and 10 <= order.index("g2") <= 16
