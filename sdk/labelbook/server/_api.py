@@ -107,8 +107,11 @@ def main() -> None:
     phase("search schema and owner")
 
     import uvicorn
+    from argilla_server import app
 
-    uvicorn.run("argilla_server:app", host=args.host, port=args.port, access_log=False, log_level="info")
+    from labelbook.server._privacy import OwnResponsesOnly
+
+    uvicorn.run(OwnResponsesOnly(app), host=args.host, port=args.port, access_log=False, log_level="info")
 
 
 if __name__ == "__main__":

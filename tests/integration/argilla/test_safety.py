@@ -12,7 +12,6 @@ from typing import Any
 
 import httpx
 import pandas as pd
-import pytest
 
 import labelbook as lb
 from labelbook.argilla import connect
@@ -56,7 +55,7 @@ def test_an_annotator_reaches_nothing_they_should_not(tmp_path: Path, lb_server:
 
     with connect(lb_server.url, lb_server.api_key) as conn:
         keys = {u["username"]: (u["id"], u["api_key"]) for u in conn.request("GET", "/api/v1/users")["items"]}
-    _, ann1_key = keys["safe-ann-1"]
+    ann1_id, ann1_key = keys["safe-ann-1"]
     ann2_id, ann2_key = keys["safe-ann-2"]
     base = f"{lb_server.url}/api/v1"
 
@@ -130,16 +129,22 @@ def test_an_annotator_reaches_nothing_they_should_not(tmp_path: Path, lb_server:
         assert secret not in shown and secret not in store and secret not in state
     assert json.loads(state)["roster"][0] == {"username": "safe-ann-1", "vendor": "acme", "rate": None}
 
-    # Known gap, upstream: argilla-server's GET /api/v1/records/{id} returns every response of the
-    # record (other annotators' user ids and answers) to any member of the workspace.
+    # argilla-server's GET /api/v1/records/{id} returns every response of the record to any member
+    # of the workspace; labelbook's API process filters it down to the caller's own (server/_privacy.py).
     record_id = items[0]["id"]
-    leaked = as_annotator(ann1_key, "GET", f"/records/{record_id}").text
-    assert GOLD_SECRET not in leaked and "safe-ann-2" not in leaked
-    if ann2_id in leaked:
-        pytest.xfail(
-            "argilla-server GET /api/v1/records/{id} shows other annotators' responses (user UUIDs, not "
-            "usernames) to annotators; needs a filter in labelbook's embedded server"
-        )
+    mine_answer = {"values": {"outcome": {"value": "success"}}, "status": "draft"}
+    answered = as_annotator(ann1_key, "POST", f"/records/{record_id}/responses", json=mine_answer)
+    assert answered.status_code == 201, answered.text
+    seen_by_annotator = as_annotator(ann1_key, "GET", f"/records/{record_id}")
+    assert seen_by_annotator.status_code == 200
+    own = seen_by_annotator.json()["responses"]
+    assert [r["user_id"] for r in own] == [ann1_id]
+    leaked = seen_by_annotator.text
+    assert GOLD_SECRET not in leaked and "safe-ann-2" not in leaked and ann2_id not in leaked
+    # The owner still sees every answer.
+    with httpx.Client(headers={"X-Argilla-Api-Key": lb_server.api_key}, timeout=30) as owner_client:
+        everyone = owner_client.get(f"{base}/records/{record_id}").json()["responses"]
+    assert {r["user_id"] for r in everyone} == {ann1_id, ann2_id}
 
 
 def test_removed_annotators_leave_the_workspace_and_existing_users_are_reused(
