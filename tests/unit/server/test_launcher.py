@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import psutil
@@ -97,10 +98,9 @@ def test_stop_ends_the_process_group_of_an_owned_process(tmp_path: Path) -> None
     parent = subprocess.Popen([sys.executable, "-c", script], start_new_session=True)
     proc = psutil.Process(parent.pid)
     try:
-        deadline = 50
-        while not proc.children() and deadline:
-            psutil.wait_procs([], timeout=0.1)
-            deadline -= 1
+        deadline = time.monotonic() + 30
+        while not proc.children() and time.monotonic() < deadline:
+            time.sleep(0.05)
         child = proc.children()[0]
         _write_pid_file(paths, "api", parent.pid, proc.create_time())
         assert launcher.status(tmp_path).pids["api"] == parent.pid
@@ -110,6 +110,7 @@ def test_stop_ends_the_process_group_of_an_owned_process(tmp_path: Path) -> None
     finally:
         if parent.poll() is None:
             parent.kill()
+        parent.wait()
 
 
 def test_unwritable_data_dir_is_a_clear_error(tmp_path: Path) -> None:
