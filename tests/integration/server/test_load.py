@@ -9,15 +9,11 @@ rewrite every answered record's status (a serializable write transaction) in the
 
 from __future__ import annotations
 
-import http.server
 import threading
 import time
 import uuid
-from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, ClassVar
 
 import argilla as rg
 import httpx
@@ -35,36 +31,6 @@ RECORDS = BATCHES * BATCH_SIZE
 STRIDE = RECORDS // RESPONSES_EACH
 REQUEST_TIMEOUT = httpx.Timeout(30.0)
 WAIT_FOR_RECORD = 60.0
-
-
-class _WebhookReceiver(http.server.BaseHTTPRequestHandler):
-    """Counts the events the worker delivers; answers 204 like a healthy subscriber."""
-
-    events: ClassVar[Counter[str]] = Counter()
-    lock: ClassVar[threading.Lock] = threading.Lock()
-
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("content-length", 0)))
-        with self.lock:
-            self.events[self.headers.get("webhook-id", "?")] += 1
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture
-def webhook_receiver() -> Iterator[tuple[str, type[_WebhookReceiver]]]:
-    handler = type("Receiver", (_WebhookReceiver,), {"events": Counter(), "lock": threading.Lock()})
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}/events", handler
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
 
 
 class _Records:
@@ -104,9 +70,8 @@ def _server_log_lines(data_dir: Path, needle: str) -> list[str]:
 
 
 def test_70_annotators_submit_while_records_are_logged_and_the_worker_runs(
-    lb_server, argilla_client: rg.Argilla, webhook_receiver
+    lb_server, argilla_client: rg.Argilla, webhook_log
 ) -> None:
-    webhook_url, receiver = webhook_receiver
     tag = uuid.uuid4().hex[:8]
     owner_headers = {"X-Argilla-Api-Key": lb_server.api_key}
     locked_before = len(_server_log_lines(lb_server.data_dir, "database is locked"))
@@ -144,7 +109,7 @@ def test_70_annotators_submit_while_records_are_logged_and_the_worker_runs(
         users = owner.get("/api/v1/users")
         users.raise_for_status()
         api_keys = {user["username"]: user["api_key"] for user in users.json()["items"]}
-        webhook = owner.post("/api/v1/webhooks", json={"url": webhook_url, "events": ["record.created"]})
+        webhook = owner.post("/api/v1/webhooks", json={"url": webhook_log.url, "events": ["record.created"]})
         webhook.raise_for_status()
         webhook_id = webhook.json()["id"]
         try:
@@ -240,11 +205,16 @@ def test_70_annotators_submit_while_records_are_logged_and_the_worker_runs(
                 assert row["completed"]["submitted"] == RESPONSES_EACH, row
                 assert sum(row["pending"].values()) == 0, row
 
-            # The worker delivered one record.created event per logged record (it runs behind the API).
-            deadline = time.monotonic() + 60
-            while len(receiver.events) < RECORDS and time.monotonic() < deadline:
-                time.sleep(0.2)
-            assert len(receiver.events) == RECORDS
+            # The worker delivered one record.created event per logged record (it runs behind the API,
+            # and retries a failed delivery after 10 s and 60 s): wait while deliveries keep coming.
+            expected = set(records.ids)
+            webhook_log.wait_for(lambda: webhook_log.delivered >= expected, stalled_after=75, limit=300)
+            retried = sum(1 for count in webhook_log.attempts.values() if count > 1)
+            print(f"{len(webhook_log.delivered)} record.created events delivered, {retried} after a retry")
+            assert webhook_log.delivered == expected, (
+                f"{len(expected - webhook_log.delivered)} of {len(expected)} records never announced; "
+                f"worker log: {_server_log_lines(lb_server.data_dir, 'rror')[-5:]}"
+            )
         finally:
             owner.delete(f"/api/v1/webhooks/{webhook_id}")
 

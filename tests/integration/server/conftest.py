@@ -1,0 +1,71 @@
+"""A webhook subscriber on 127.0.0.1 that records what the server's rq worker delivers to it."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+
+@dataclass
+class WebhookLog:
+    """Deliveries by record id; `failures` first attempts per record are answered 503."""
+
+    url: str = ""
+    failures: int = 0
+    attempts: Counter[str] = field(default_factory=Counter)
+    delivered: set[str] = field(default_factory=set)
+    cond: threading.Condition = field(default_factory=threading.Condition)
+
+    def receive(self, payload: dict[str, Any]) -> int:
+        record_id = str(payload["data"]["id"])
+        with self.cond:
+            self.attempts[record_id] += 1
+            if self.attempts[record_id] <= self.failures:
+                return 503
+            self.delivered.add(record_id)
+            self.cond.notify_all()
+            return 204
+
+    def wait_for(self, predicate: Callable[[], bool], stalled_after: float, limit: float) -> bool:
+        """Wait until `predicate` holds, while deliveries keep coming (none for `stalled_after` s ends it)."""
+        deadline = time.monotonic() + limit
+        with self.cond:
+            while not predicate():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                if not self.cond.wait(timeout=min(stalled_after, remaining)):
+                    return predicate()  # nothing arrived for `stalled_after` s (or the limit came)
+            return True
+
+
+@pytest.fixture
+def webhook_log() -> Iterator[WebhookLog]:
+    log = WebhookLog()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("content-length", 0)))
+            self.send_response(log.receive(json.loads(body)))
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    log.url = f"http://127.0.0.1:{httpd.server_address[1]}/events"
+    try:
+        yield log
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
