@@ -28,6 +28,7 @@ import html
 import json
 import os
 import re
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -263,8 +264,11 @@ def _rule_marks(state: StateCore) -> None:
         block.children = children
 
 
-class _Slugger:
-    """Anchors for headings inside a section (levels 4–6), prefixed with the section's id."""
+class _Slugger(threading.local):
+    """Anchors for headings inside a section (levels 4–6), prefixed with the section's id.
+
+    The prefix is per thread, so documents can be rendered in parallel by one shared parser.
+    """
 
     prefix = ""
 

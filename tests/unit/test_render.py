@@ -429,3 +429,22 @@ def test_rendering_does_not_mutate_the_guide_or_leak_state(tmp_path: Path) -> No
     render.markdown_to_html("#### Heading", doc_id="other")
     assert render.render_all(guide) == first
     assert json.loads(first["task.json"])["name"] == "trajectory-rating"
+
+
+def test_documents_render_the_same_in_parallel_threads() -> None:
+    # The heading-anchor prefix is per thread: another thread's document never lends it its ids.
+    import sys
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = {f"doc{n}": "".join(f"#### Step {k}\n\ntext {k}\n\n" for k in range(40)) for n in range(8)}
+    serial = {doc_id: render.markdown_to_html(text, doc_id=doc_id) for doc_id, text in texts.items()}
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible, inside every render
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            rendered = pool.map(lambda doc_id: render.markdown_to_html(texts[doc_id], doc_id=doc_id), texts)
+            parallel = dict(zip(texts, rendered, strict=True))
+    finally:
+        sys.setswitchinterval(interval)
+    assert parallel == serial
+    assert 'id="doc3-step-7"' in serial["doc3"]
