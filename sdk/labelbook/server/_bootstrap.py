@@ -27,6 +27,8 @@ def prepare_process() -> None:
     import labelbook.server.engine  # noqa: F401 — registers the "labelbook" search engine
 
     reuse_settings_adapters()
+    skip_unsubscribed_events()
+    rewrite_record_statuses_only_when_needed()
 
     @event.listens_for(Engine, "connect")
     def _tune_sqlite(dbapi_connection: Any, connection_record: Any) -> None:
@@ -55,3 +57,100 @@ def reuse_settings_adapters() -> None:
     database.MetadataProperty.parsed_settings = property(
         lambda self: metadata_settings.validate_python(self.settings)
     )
+
+
+def skip_unsubscribed_events() -> None:
+    """Build a record or response webhook event only when an enabled webhook subscribes to it.
+
+    argilla-server 2.8 builds every event before it asks whether anyone listens: for each record
+    logged or updated it reloads the dataset with five relationships and serializes the record;
+    for each response it reloads the response, its user, record and dataset (about eight queries).
+    `enqueue_notify_events` then drops the event when no enabled webhook names it. Asking first
+    (the same `list_enabled_webhooks` query and the same `event in webhook.events` test) keeps
+    what is delivered identical and skips the work when nothing is.
+    """
+    from argilla_server.bulk import records_bulk
+    from argilla_server.contexts import datasets, distribution, records, webhooks
+    from argilla_server.webhooks.v1 import records as record_events
+    from argilla_server.webhooks.v1 import responses as response_events
+
+    def when_subscribed(notify: Any) -> Any:
+        async def notify_if_subscribed(db: Any, event: Any, subject: Any) -> list[Any]:
+            enabled = await webhooks.list_enabled_webhooks(db)
+            if not any(event in webhook.events for webhook in enabled):
+                return []
+            return await notify(db, event, subject)
+
+        return notify_if_subscribed
+
+    for events, name, users in (
+        (record_events, "notify_record_event", (records_bulk, records, datasets, distribution)),
+        (response_events, "notify_response_event", (datasets,)),
+    ):
+        original = getattr(events, name)
+        patched = when_subscribed(original)
+        setattr(events, name, patched)
+        for module in users:
+            if getattr(module, f"{name}_v1") is not original:
+                raise RuntimeError(
+                    f"{module.__name__}.{name}_v1 is not argilla-server 2.8's; update {__name__}"
+                )
+            setattr(module, f"{name}_v1", patched)
+
+
+def rewrite_record_statuses_only_when_needed() -> None:
+    """Recompute record statuses when the task distribution changes, once per answered record.
+
+    argilla-server 2.8 queues `update_dataset_records_status_job` on every dataset update (new
+    guidelines too, which cannot change a status), and the job visits a record once per
+    response (it joins responses without DISTINCT): a 10,000-record dataset with three answers
+    each meant 30,000 serializable transactions in the single worker, while webhook deliveries
+    waited behind them. Here the job is queued only when the distribution changed, and visits
+    each answered record once, oldest first, as before.
+    """
+    from argilla_server.contexts import datasets
+    from argilla_server.jobs import dataset_jobs
+    from argilla_server.jobs.queues import DEFAULT_QUEUE, JOB_TIMEOUT_DISABLED
+    from rq import Retry
+    from rq.decorators import job
+
+    original_job = dataset_jobs.update_dataset_records_status_job
+
+    async def update_dataset(db: Any, dataset: Any, dataset_attrs: dict[str, Any]) -> Any:
+        await datasets.DatasetUpdateValidator.validate(db, dataset, dataset_attrs)
+        changed = "distribution" in dataset_attrs and dataset_attrs["distribution"] != dataset.distribution
+        dataset = await dataset.update(db, **dataset_attrs)
+        if changed:
+            dataset_jobs.update_dataset_records_status_job.delay(dataset.id)
+        await datasets.notify_dataset_event_v1(db, datasets.DatasetEvent.updated, dataset)
+        return dataset
+
+    async def update_dataset_records_status_job(dataset_id: Any) -> None:
+        from argilla_server.contexts import distribution
+        from argilla_server.database import AsyncSessionLocal
+        from argilla_server.models import Record, Response
+        from argilla_server.search_engine.base import SearchEngine
+        from argilla_server.settings import settings
+        from sqlalchemy import exists, select
+
+        async with AsyncSessionLocal() as db:
+            answered = exists().where(Response.record_id == Record.id)
+            query = (
+                select(Record.id)
+                .where(Record.dataset_id == dataset_id, answered)
+                .order_by(Record.inserted_at)
+            )
+            record_ids = list((await db.scalars(query)).all())
+        # As upstream: outside the read transaction, one short serializable transaction per record.
+        async with SearchEngine.get_by_name(settings.search_engine) as search_engine:
+            for record_id in record_ids:
+                await distribution.update_record_status(search_engine, record_id)
+
+    # rq finds a queued job by its import path: keep the path, the queue, the timeout and the retries.
+    update_dataset_records_status_job.__module__ = original_job.__module__
+    update_dataset_records_status_job.__qualname__ = original_job.__qualname__
+    queued = job(DEFAULT_QUEUE, timeout=JOB_TIMEOUT_DISABLED, retry=Retry(max=3))(
+        update_dataset_records_status_job
+    )
+    datasets.update_dataset = update_dataset
+    dataset_jobs.update_dataset_records_status_job = queued

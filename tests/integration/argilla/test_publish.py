@@ -196,7 +196,13 @@ def test_publishing_5000_twice_and_resuming_a_killed_publish_gives_5000(
     finally:
         proc.wait(timeout=30)
     dataset_id = lb.releases.deployments(notebook2)[0].dataset_id
-    partial = count(lb_server, dataset_id)
+    # The server still finishes a batch that was in flight when the client died: wait until it has.
+    partial, settled_at = count(lb_server, dataset_id), time.monotonic()
+    while time.monotonic() - settled_at < 3:
+        time.sleep(0.25)
+        now = count(lb_server, dataset_id)
+        if now != partial:
+            partial, settled_at = now, time.monotonic()
     assert 1000 <= partial < 5000
     assert not state.exists()  # killed before the end
     resumed = lb.publish(notebook2, records=records, workspace="pub-killed", **options(lb_server))

@@ -22,6 +22,7 @@ class WebhookLog:
     failures: int = 0
     attempts: Counter[str] = field(default_factory=Counter)
     delivered: set[str] = field(default_factory=set)
+    events: list[tuple[str, str, str]] = field(default_factory=list)  # (type, record id, status) delivered
     cond: threading.Condition = field(default_factory=threading.Condition)
 
     def receive(self, payload: dict[str, Any]) -> int:
@@ -31,6 +32,7 @@ class WebhookLog:
             if self.attempts[record_id] <= self.failures:
                 return 503
             self.delivered.add(record_id)
+            self.events.append((payload["type"], record_id, str(payload["data"].get("status"))))
             self.cond.notify_all()
             return 204
 
