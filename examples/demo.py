@@ -142,7 +142,7 @@ def main() -> int:
     for username, p in accuracy.items():
         if username in keys:
             given = simulate(info.url, keys[username], result.dataset_id, truth, p, username, share)
-            print(f"   {username} (accuracy {p:.0%}): {given} answers")
+            print(f"   {username} (accuracy {p:.0%}): {given} answer{'' if given == 1 else 's'}")
 
     print("4. pull the annotations")
     with lb.Project.open(notebook, data_dir=args.data_dir) as project:
