@@ -10,6 +10,7 @@ from typing import Any
 
 from labelbook.errors import (
     BackendError,
+    ChangedRecordsWarning,
     LabelbookError,
     NotebookError,
     RecordsError,
@@ -62,6 +63,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "BackendError",
     "CellOutput",
+    "ChangedRecordsWarning",
     "ChatField",
     "ChatMessage",
     "Example",

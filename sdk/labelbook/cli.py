@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, NoReturn
 
 import click
 
 from labelbook import __version__
-from labelbook.errors import LabelbookError
+from labelbook.errors import ChangedRecordsWarning, LabelbookError
 
 DATA_DIR_HELP = "Folder holding the server's database, logs and credentials. [default: a per-user folder]"
 
@@ -534,12 +535,14 @@ dataset that has the old one unless --new-dataset.
 Records (.jsonl, .csv, .parquet): a column per field, `id` for the stable id (else a hash of the
 content), metadata columns by name, suggestions in `<question>.suggestion[.score|.agent]`.
 Publishing the same rows again adds nothing; a publish that was interrupted resumes when run again.
+Rows whose id is published but whose content changed are reported and left; --update overwrites them.
 
 \b
 Examples:
   labelbook publish guide.ipynb --records records.jsonl
   labelbook publish guide.ipynb --records records.jsonl --annotators roster.csv --gold gold.jsonl
   labelbook publish guide.ipynb --version 2.0.0 --new-dataset --records records.jsonl
+  labelbook publish guide.ipynb --records fixed-records.jsonl --update
 
 The server: ARGILLA_API_URL / ARGILLA_API_KEY, else the local `labelbook server start` one.
 New annotators' passwords are printed once and kept in <notebook>.labelbook/credentials.csv (0600).
@@ -576,6 +579,11 @@ Exit 0 published, 1 refused or server error, 2 unusable input (nothing was uploa
 @click.option("--id-column", default="id", show_default=True, help="Column holding the stable record id.")
 @click.option("--new-dataset", is_flag=True, help="Start a new dataset for an incompatible (major) release.")
 @click.option(
+    "--update",
+    is_flag=True,
+    help="Overwrite published records whose fields or metadata changed (same id); their answers stay.",
+)
+@click.option(
     "--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None, help=DATA_DIR_HELP
 )
 def publish_command(
@@ -589,6 +597,7 @@ def publish_command(
     gold_rate: float | None,
     id_column: str,
     new_dataset: bool,
+    update: bool,
     data_dir: Path | None,
 ) -> None:
     from labelbook.errors import BackendError, RecordsError, ReleaseError, TaskError
@@ -600,19 +609,22 @@ def publish_command(
             LabelbookError(f"publishing needs the argilla SDK: pip install 'labelbook[server]' ({err}).")
         )
     try:
-        result = publish(
-            notebook,
-            records=records,
-            version=version,
-            workspace=workspace,
-            dataset=dataset,
-            annotators=annotators,
-            gold=gold,
-            gold_rate=gold_rate,
-            id_column=id_column,
-            new_dataset=new_dataset,
-            data_dir=data_dir,
-        )
+        with warnings.catch_warnings():  # the summary below says it, in colour
+            warnings.simplefilter("ignore", ChangedRecordsWarning)
+            result = publish(
+                notebook,
+                records=records,
+                version=version,
+                workspace=workspace,
+                dataset=dataset,
+                annotators=annotators,
+                gold=gold,
+                gold_rate=gold_rate,
+                id_column=id_column,
+                new_dataset=new_dataset,
+                update=update,
+                data_dir=data_dir,
+            )
     except (RecordsError, TaskError) as err:
         _unusable(err)
     except (BackendError, ReleaseError) as err:
@@ -630,8 +642,11 @@ def publish_command(
     if records is not None:
         click.echo(
             f"  records: {result.records_added} added, {result.records_skipped} already there"
+            + (f", {result.records_updated} updated" if result.records_updated else "")
             + (f", {result.gold_published} of them gold" if result.gold_published else "")
         )
+    if result.changed_message:
+        click.secho(f"  {result.changed_message}", fg="yellow")
     if result.ignored_columns:
         click.echo(f"  not uploaded (not fields or metadata): {', '.join(result.ignored_columns)}")
     if result.roster is not None:

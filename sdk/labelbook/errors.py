@@ -11,6 +11,7 @@ from typing import Any
 
 __all__ = [
     "BackendError",
+    "ChangedRecordsWarning",
     "LabelbookError",
     "NotebookError",
     "RecordsError",
@@ -70,3 +71,7 @@ class TemplateNotFound(LabelbookError):
         super().__init__(message)
         self.searched: tuple[Path, ...] = tuple(searched)
         """The paths looked at, in lookup order."""
+
+
+class ChangedRecordsWarning(UserWarning):
+    """Rows whose id is already published carry other fields or metadata; they were left as published."""

@@ -106,3 +106,23 @@ def test_gold_is_spread_through_the_queue_at_the_rate() -> None:
     order = interleave(ids, {"g1", "g2", "g3"}, 0.1)
     assert len(order) == 20 and order.count("g1") == 1 and "g3" not in order
     assert 3 <= order.index("g1") <= 8 and 10 <= order.index("g2") <= 16
+
+
+def test_a_published_record_differs_by_fields_or_metadata_not_by_what_the_server_adds() -> None:
+    from labelbook.argilla.publish import content_differs
+
+    payload = {"external_id": "r1", "fields": {"text": "a"}, "metadata": {"source": "wiki", "length": 3}}
+    on_server = {
+        "id": "uuid",
+        "external_id": "r1",
+        "status": "pending",
+        "fields": {"text": "a"},
+        "metadata": {"length": 3, "source": "wiki"},
+        "inserted_at": "2026-11-24T10:00:00",
+    }
+    assert not content_differs(payload, on_server)
+    assert content_differs({**payload, "fields": {"text": "b"}}, on_server)
+    assert content_differs({**payload, "metadata": {"source": "forum", "length": 3}}, on_server)
+    bare = {"external_id": "r1", "fields": {"text": "a"}}
+    assert content_differs(bare, on_server)  # the metadata was dropped
+    assert not content_differs(bare, {**on_server, "metadata": None})

@@ -9,12 +9,15 @@ One pass, in this order, so that a failure leaves nothing half-explained to cont
 3. the roster is synced;
 4. records are upserted in batches by their stable id, skipping the ids already on the server:
    publishing the same rows again adds nothing, and a publish that was killed resumes where it
-   stopped when run again.
+   stopped when run again. A row whose id is published but whose fields or metadata differ is
+   left as it is and reported (`records_changed`), or overwritten with `update=True` (its
+   answers stay, made against the old content).
 """
 
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -35,7 +38,7 @@ from labelbook.argilla.settings import (
     question_settings,
 )
 from labelbook.argilla.state import ProjectState, read_gold, state_dir, write_gold
-from labelbook.errors import BackendError, RecordsError, ReleaseError
+from labelbook.errors import BackendError, ChangedRecordsWarning, RecordsError, ReleaseError
 from labelbook.releases import Release, Version, deployments, latest_release, open_release, record_deployment
 from labelbook.task import Task
 
@@ -68,6 +71,10 @@ class PublishResult:
     """Records uploaded now."""
     records_skipped: int = 0
     """Records already on the server (same id), left as they are."""
+    records_updated: int = 0
+    """Records already on the server whose fields or metadata were overwritten (`update=True`)."""
+    records_changed: list[str] = field(default_factory=list)
+    """Ids whose fields or metadata differ from the published record, left as they are (`update=False`)."""
     gold_published: int = 0
     """Gold records among the records uploaded now."""
     ignored_columns: list[str] = field(default_factory=list)
@@ -76,6 +83,20 @@ class PublishResult:
     """What the roster sync did."""
     state_dir: Path | None = None
     """`<stem>.labelbook/`: project.json, gold.jsonl, credentials.csv."""
+
+    @property
+    def changed_message(self) -> str | None:
+        """What to do about `records_changed`, or None when there are none."""
+        changed = self.records_changed
+        if not changed:
+            return None
+        many = len(changed) != 1
+        return (
+            f"{len(changed)} published record{'s' if many else ''} changed fields or metadata under the same "
+            f"id and {'were' if many else 'was'} left as published (first: {', '.join(changed[:3])}"
+            f"{', …' if len(changed) > 3 else ''}). Publish again with update=True (--update) to overwrite "
+            "them (their answers stay), or give the new rows new ids."
+        )
 
     @property
     def ui_url(self) -> str:
@@ -212,9 +233,9 @@ def _update_in_place(connection: Connection, dataset_id: str, task: Task, guidel
     return _utc(updated["updated_at"])
 
 
-def existing_ids(connection: Connection, dataset_id: str) -> set[str]:
-    """External ids of every record of the dataset."""
-    found: set[str] = set()
+def existing_records(connection: Connection, dataset_id: str) -> dict[str, dict[str, Any]]:
+    """Fields and metadata of every record of the dataset, by external id."""
+    found: dict[str, dict[str, Any]] = {}
     offset = 0
     while True:
         page = connection.request(
@@ -223,10 +244,19 @@ def existing_ids(connection: Connection, dataset_id: str) -> set[str]:
             params={"offset": offset, "limit": 1000},
             doing="listing the records already published",
         )["items"]
-        found.update(r["external_id"] for r in page if r.get("external_id") is not None)
+        for record in page:
+            if record.get("external_id") is not None:
+                found[record["external_id"]] = record
         if len(page) < 1000:
             return found
         offset += len(page)
+
+
+def content_differs(payload: Mapping[str, Any], on_server: Mapping[str, Any]) -> bool:
+    """Whether a prepared record's fields or metadata differ from the published record's."""
+    return payload["fields"] != on_server.get("fields") or (payload.get("metadata") or {}) != (
+        on_server.get("metadata") or {}
+    )
 
 
 def upload(
@@ -298,6 +328,7 @@ def publish(
     suggest: Suggest | None = None,
     suggestion_agent: str | None = None,
     new_dataset: bool = False,
+    update: bool = False,
     batch_size: int = BATCH,
     workers: int = 2,
     progress: bool = True,
@@ -409,15 +440,20 @@ def publish(
         if prepared is not None:
             order = interleave(prepared.ids, set(gold_answers), gold_rate)
             by_id = dict(zip(prepared.ids, prepared.payloads, strict=True))
-            skip = set() if result.created else existing_ids(conn, dataset_id)
-            todo = [by_id[i] for i in order if i not in skip]
+            on_server = {} if result.created else existing_records(conn, dataset_id)
+            changed = [i for i in order if i in on_server and content_differs(by_id[i], on_server[i])]
+            resend = set(changed) if update else set()
+            todo = [by_id[i] for i in order if i not in on_server or i in resend]
             result.records_skipped = len(order) - len(todo)
+            result.records_updated = len(resend)
+            result.records_changed = [] if update else changed
             result.ignored_columns = prepared.ignored_columns
-            result.records_added = upload(
-                conn, dataset_id, todo, batch_size=batch_size, workers=workers, progress=progress
-            )
+            sent = upload(conn, dataset_id, todo, batch_size=batch_size, workers=workers, progress=progress)
+            result.records_added = sent - len(resend)
             result.gold_published = sum(1 for body in todo if body["external_id"] in gold_answers)
 
+        if result.changed_message:
+            warnings.warn(result.changed_message, ChangedRecordsWarning, stacklevel=2)
         previous = state.roster if state and roster is None else []
         ProjectState(
             server_url=conn.url,

@@ -152,6 +152,64 @@ def test_suggestions_from_columns_and_a_callable(tmp_path: Path, lb_server: Any,
     assert agents == [("judge", "looks fine: task 0", 0.5), ("judge-v1", "success", 0.9)]
 
 
+def test_changed_rows_under_a_published_id_are_reported_then_updated_on_request(
+    tmp_path: Path, lb_server: Any
+) -> None:
+    notebook = released(tmp_path)
+    first = rows(6)
+    result = lb.publish(notebook, records=first, workspace="pub-changed", **options(lb_server))
+    owner = {"X-Argilla-Api-Key": lb_server.api_key}
+
+    def published() -> dict[str, dict[str, Any]]:
+        reply = httpx.get(
+            f"{lb_server.url}/api/v1/datasets/{result.dataset_id}/records",
+            params={"include": "responses"},
+            headers=owner,
+        )
+        reply.raise_for_status()
+        return {item["external_id"]: item for item in reply.json()["items"]}
+
+    answered = published()["r00002"]["id"]
+    answer = {
+        "values": {"outcome": {"value": "success"}, "rationale": {"value": "ok"}},
+        "status": "submitted",
+    }
+    httpx.post(
+        f"{lb_server.url}/api/v1/records/{answered}/responses", json=answer, headers=owner
+    ).raise_for_status()
+
+    edited = [dict(row) for row in first] + rows(1, start=6)
+    edited[2]["instruction"] = "task 2, reworded"
+    edited[4]["trajectory"] = [{"role": "user", "content": "do 4 differently"}]
+    with pytest.warns(
+        lb.ChangedRecordsWarning, match=r"2 published records changed .*\(first: r00002, r00004\)"
+    ):
+        kept = lb.publish(notebook, records=edited, **options(lb_server))
+    assert (kept.records_added, kept.records_skipped, kept.records_updated) == (1, 6, 0)
+    assert kept.records_changed == ["r00002", "r00004"]
+    assert published()["r00002"]["fields"]["instruction"] == "task 2"  # left as published
+
+    runner = CliRunner()
+    env = {"ARGILLA_API_URL": lb_server.url, "ARGILLA_API_KEY": lb_server.api_key}
+    records = tmp_path / "edited.jsonl"
+    records.write_text("".join(json.dumps(row) + "\n" for row in edited))
+    shown = runner.invoke(main, ["publish", str(notebook), "--records", str(records)], env=env)
+    assert shown.exit_code == 0, shown.output
+    assert "2 published records changed fields or metadata under the same id" in shown.output
+    assert "--update" in shown.output
+
+    updated = runner.invoke(main, ["publish", str(notebook), "--records", str(records), "--update"], env=env)
+    assert updated.exit_code == 0, updated.output
+    assert "0 added, 5 already there, 2 updated" in updated.output
+    after = published()
+    assert len(after) == 7
+    assert after["r00002"]["fields"]["instruction"] == "task 2, reworded"
+    assert after["r00004"]["fields"]["trajectory"][0]["content"] == "do 4 differently"
+    assert after["r00002"]["id"] == answered and len(after["r00002"]["responses"]) == 1  # the answer stays
+    again = lb.publish(notebook, records=edited, **options(lb_server))  # nothing left to report
+    assert (again.records_added, again.records_skipped, again.records_changed) == (0, 7, [])
+
+
 @pytest.mark.load
 def test_publishing_5000_twice_and_resuming_a_killed_publish_gives_5000(
     tmp_path: Path, lb_server: Any
