@@ -156,3 +156,77 @@ def test_pull_10000_records_x_3_annotators_with_release_attribution(tmp_path: Pa
     expected = [None if status(i, j) == "discarded" else answer(i, j) for i, j in zip(oi, ok, strict=True)]
     assert list(outcomes["value"]) == expected
     assert set(frame["vendor"]) == {"acme", "bright"}
+
+
+SIX_KINDS = """# %% [markdown]
+# # Six kinds of answer
+#
+# Read the text and answer every question; the glossary defines each option.
+
+# %% tags=["labelbook:task"]
+import labelbook as lb
+
+task = lb.Task(
+    name="six-kinds",
+    fields=[lb.TextField("text", description="A sentence.")],
+    questions=[
+        lb.LabelQuestion("tone", labels={"calm": "No urgency.", "urgent": "Asks for action now."},
+                         description="The tone of the sentence."),
+        lb.MultiLabelQuestion("topics", labels={"work": "About a job.", "travel": "About a trip."},
+                              description="Every topic the sentence touches."),
+        lb.RatingQuestion("clarity", values=[1, 2, 3], description="1 unclear, 3 clear."),
+        lb.RankingQuestion("order", values={"short": "The short reply.", "long": "The long reply."},
+                           description="Best reply first."),
+        lb.SpanQuestion("names", field="text", labels={"person": "A person's name."},
+                        description="Mark every person's name."),
+        lb.TextQuestion("note", description="Anything odd.", required=False),
+    ],
+)
+"""
+
+
+def test_every_question_kind_comes_back_as_a_native_value(tmp_path: Path, lb_server: Any) -> None:
+    notebook = tmp_path / "six.py"
+    notebook.write_text(SIX_KINDS)
+    lb.release(notebook, "first")
+    result = lb.publish(
+        notebook, records=[{"id": "s1", "text": "Ada flies to Paris for work."}], workspace="pull-kinds",
+        **options(lb_server),
+    )  # fmt: skip
+    with connect(lb_server.url, lb_server.api_key) as conn:
+        (record,) = conn.request("GET", f"/api/v1/datasets/{result.dataset_id}/records")["items"]
+        values = {
+            "tone": {"value": "urgent"},
+            "topics": {"value": ["work", "travel"]},
+            "clarity": {"value": 3},
+            "order": {"value": [{"value": "long", "rank": 2}, {"value": "short", "rank": 1}]},
+            "names": {"value": [{"start": 0, "end": 3, "label": "person"}]},
+            "note": {"value": "fine"},
+        }
+        conn.request(
+            "POST",
+            f"/api/v1/records/{record['id']}/responses",
+            json={"values": values, "status": "submitted"},
+        )
+
+    with lb.Project.open(notebook, api_url=lb_server.url, api_key=lb_server.api_key) as project:
+        frame = project.annotations()
+    got = dict(zip(frame["question"], frame["value"], strict=True))
+    assert got == {
+        "tone": "urgent",
+        "topics": ["work", "travel"],
+        "clarity": 3,
+        "order": ["short", "long"],  # best first, as the Task describes a ranking
+        "names": [{"start": 0, "end": 3, "label": "person"}],
+        "note": "fine",
+    }
+    assert isinstance(got["clarity"], int) and set(frame["record_id"]) == {"s1"}
+    for suffix in (".parquet", ".jsonl"):
+        path = tidy.write(frame, tmp_path / f"six{suffix}")
+        back = pd.read_parquet(path) if suffix == ".parquet" else pd.read_json(path, lines=True)
+        values_back = dict(zip(back["question"], back["value"], strict=True))
+        as_json = {
+            k: json.loads(v) if isinstance(v, str) and suffix == ".parquet" else v
+            for k, v in values_back.items()
+        }
+        assert as_json["order"] == ["short", "long"] and as_json["names"][0]["label"] == "person"
