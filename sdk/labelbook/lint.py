@@ -406,7 +406,7 @@ def check_todo_markers(guide: Guide) -> Iterator[Finding]:
                 section.id,
             )
     task_text = [q.description for q in guide.task.questions]
-    task_text += [d for q in guide.task.questions for a in q.definition_maps for d in getattr(q, a).values()]
+    task_text += [d for q in guide.task.questions for d in q.meanings().values()]
     for marker in dict.fromkeys(m for text in task_text for m in _TODO.findall(text)):
         yield _finding(
             "LB204",

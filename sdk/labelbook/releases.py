@@ -470,7 +470,9 @@ def _diff_item(
         if key in ("name", "type") or old.get(key) == new.get(key):
             continue
         before, after = old.get(key), new.get(key)
-        if (
+        if key == "definitions":  # what the values of a rating scale mean
+            yield from _diff_meanings(name, before or [], after or [])
+        elif (
             isinstance(before, list)
             and before
             and isinstance(before[0], Mapping)
@@ -527,6 +529,31 @@ def _diff_item(
                 f"{noun} **{name}**: display of {key} changed.",
                 detail=f"{key} {before!r} → {after!r}",
             )
+
+
+def _diff_meanings(
+    question: str, old: Sequence[Mapping[str, Any]], new: Sequence[Mapping[str, Any]]
+) -> Iterator[Change]:
+    before = {int(e["value"]): str(e.get("definition", "")) for e in old}
+    after = {int(e["value"]): str(e.get("definition", "")) for e in new}
+    for value in sorted(set(before) | set(after)):
+        was, now = before.get(value, ""), after.get(value, "")
+        if was == now:
+            continue
+        bump: Bump = _text_bump(was, now) if was and now else "minor"
+        if not now:
+            words = "is no longer defined"
+        else:
+            words = "typo fixed in its meaning:" if bump == "patch" else "now means:"
+        yield Change(
+            "label",
+            f"{question}.{value}",
+            "changed" if was and now else "removed" if was else "added",
+            bump,
+            f"Value **{value}** of *{question}* {words} {_short(now)}".rstrip(),
+            old=was,
+            new=now,
+        )
 
 
 def _diff_labels(

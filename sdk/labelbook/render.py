@@ -461,9 +461,7 @@ def _answer_text(question: Question, value: object) -> str:
 
 
 def _definitions(question: Question) -> Mapping[str, str]:
-    for attr in question.definition_maps:
-        return dict(getattr(question, attr))
-    return {}
+    return question.meanings()
 
 
 def _glossary(guide: Guide) -> list[tuple[Question, list[tuple[str, str]]]]:

@@ -18,7 +18,7 @@ import json
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import KW_ONLY, MISSING, dataclass
+from dataclasses import KW_ONLY, MISSING, dataclass, field
 from dataclasses import fields as dataclass_fields
 from typing import Any, ClassVar, TypeAlias
 
@@ -325,6 +325,12 @@ class _Question:
         """Raise TaskError, listing the allowed values, unless `value` is a valid answer."""
         raise NotImplementedError
 
+    def meanings(self) -> dict[str, str]:
+        """Each option as contractors see it → its definition ('' when missing); {} for free answers."""
+        for attr in self.definition_maps:
+            return dict(getattr(self, attr))
+        return {}
+
 
 @dataclass(frozen=True)
 class LabelQuestion(_Question):
@@ -379,6 +385,8 @@ class RatingQuestion(_Question):
 
     values: Sequence[int]
     """The scale, e.g. [1, 2, 3, 4, 5]: 2 to 11 distinct integers from 0 to 10."""
+    definitions: Mapping[int, str] = field(default_factory=dict, kw_only=True, metadata={"omit_empty": True})
+    """What a value means, e.g. {1: "Wrong or harmful.", 5: "Correct and complete."}; any subset."""
 
     kind: ClassVar[str] = "rating"
 
@@ -397,6 +405,19 @@ class RatingQuestion(_Question):
         if len(values) < 2:
             raise TaskError(f"{where} needs at least 2 values, got {list(values)}.")
         object.__setattr__(self, "values", values)
+        where = f"question {self.name!r}: definitions"
+        if not isinstance(self.definitions, Mapping):
+            raise TaskError(
+                f"{where} must be a dict of value → meaning, such as {{1: 'Wrong.', 5: 'Perfect.'}}."
+            )
+        for value, meaning in self.definitions.items():
+            if isinstance(value, bool) or not isinstance(value, int) or value not in values:
+                raise TaskError(
+                    f"{where}: {value!r} is not on the scale {list(values)}; define values of the scale."
+                )
+            _check_type(meaning, str, f"{where}: the meaning of {value}", "a string")
+        ordered = {value: self.definitions[value] for value in values if value in self.definitions}
+        object.__setattr__(self, "definitions", ordered)
 
     def validate_value(self, value: object) -> None:
         if isinstance(value, bool) or not isinstance(value, int) or value not in self.values:
@@ -404,6 +425,12 @@ class RatingQuestion(_Question):
                 f"{value!r} is not a value of question {self.name!r}; "
                 f"allowed: {_describe_allowed(self.values)}."
             )
+
+    def meanings(self) -> dict[str, str]:
+        """Every value of the scale → its definition, once any value is defined."""
+        if not self.definitions:
+            return {}
+        return {str(value): self.definitions.get(value, "") for value in self.values}
 
 
 @dataclass(frozen=True)
@@ -852,8 +879,12 @@ def _encode(item: Field | Question | Metadata) -> dict[str, Any]:
     maps = getattr(item, "definition_maps", ())
     for f in dataclass_fields(item):
         value = getattr(item, f.name)
+        if f.metadata.get("omit_empty") and not value:
+            continue  # an optional part left out keeps older task.json files byte-identical
         if f.name in maps:
             value = [{"name": name, "definition": text} for name, text in value.items()]
+        elif f.name == "definitions":
+            value = [{"value": number, "definition": text} for number, text in value.items()]
         elif isinstance(value, tuple):
             value = list(value)
         out[f.name] = value
@@ -883,10 +914,24 @@ def _decode(entry: object, registry: Mapping[str, type], where: str) -> Any:
     kwargs = {key: value for key, value in entry.items() if key != "type"}
     for key in getattr(cls, "definition_maps", ()):
         kwargs[key] = _decode_definitions(kwargs[key], f"{where}.{key}")
+    if cls is RatingQuestion and "definitions" in kwargs:
+        kwargs["definitions"] = _decode_meanings(kwargs["definitions"], f"{where}.definitions")
     try:
         return cls(**kwargs)
     except TaskError as err:
         raise TaskError(f"{where}: {err}") from None
+
+
+def _decode_meanings(value: object, where: str) -> dict[int, str]:
+    if not isinstance(value, list):
+        raise TaskError(f"{where} must be a list of {{'value', 'definition'}} objects.")
+    out: dict[int, str] = {}
+    for i, entry in enumerate(value):
+        if not isinstance(entry, Mapping) or "value" not in entry:
+            raise TaskError(f"{where}[{i}] must be an object with a 'value' and a 'definition'.")
+        _check_keys(entry, {"value", "definition"}, f"{where}[{i}]")
+        out[entry["value"]] = entry.get("definition", "")
+    return out
 
 
 def _decode_definitions(value: object, where: str) -> dict[str, str]:

@@ -321,3 +321,43 @@ def test_diff_html_is_self_contained_and_escaped(guide: Path) -> None:
     assert "<script>" not in page and "&lt;script&gt;" in page
     assert "<ins>What separates</ins>" in page
     assert "http" not in page.replace("http-equiv", "")  # no external resources
+
+
+RATING = (
+    'lb.TextQuestion(\n            "rationale",',
+    'lb.RatingQuestion("clarity", values=[1, 2, 3], description="How easy the trajectory is to follow."),\n'
+    '        lb.TextQuestion(\n            "rationale",',
+)
+
+
+def test_meanings_of_a_rating_scale_are_guideline_changes(guide: Path) -> None:
+    released(guide)
+    edit(guide, *RATING)
+    assert released(guide).version == releases.Version(1, 1, 0)  # a question added
+
+    scale = "values=[1, 2, 3], description"
+    edit(
+        guide,
+        scale,
+        'values=[1, 2, 3], definitions={1: "Hard to follow.", 3: "Clear at a glance."}, description',
+    )
+    changes = releases.diff_versions(guide, "1.1.0", "working")
+    assert changes.bump == "minor"
+    assert [c.summary for c in changes.changes] == [
+        "Value **1** of *clarity* now means: Hard to follow.",
+        "Value **3** of *clarity* now means: Clear at a glance.",
+    ]
+    made = released(guide)
+    assert made.version == releases.Version(1, 2, 0)
+    markdown = (made.path / "guide.md").read_text()
+    assert "- **1**: Hard to follow." in markdown and "- **2**: _no definition yet_" in markdown
+    assert '<dt id="label-clarity-3">3</dt>' in (made.path / "guide.html").read_text()
+
+    edit(guide, "Clear at a glance.", "Clear at a glnce.")
+    assert releases.diff_versions(guide, "1.2.0", "working").bump == "patch"
+    edit(guide, '1: "Hard to follow.", ', "")
+    changes = releases.diff_versions(guide, "1.2.0", "working")
+    assert changes.bump == "minor"
+    assert "Value **1** of *clarity* is no longer defined" in [c.summary for c in changes.changes]
+    edit(guide, "values=[1, 2, 3]", "values=[1, 2, 3, 4]")
+    assert releases.diff_versions(guide, "1.2.0", "working").bump == "major"  # the scale itself changed

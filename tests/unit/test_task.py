@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from typing import Any
 
 import pytest
@@ -293,3 +294,40 @@ def test_bad_task_json_names_the_entry(text: str, message: str) -> None:
     with pytest.raises(TaskError) as caught:
         lb.Task.from_json(text)
     assert message in str(caught.value)
+
+
+def test_rating_values_can_carry_meanings_and_older_task_json_is_unchanged() -> None:
+    plain = lb.RatingQuestion("clarity", values=[1, 2, 3])
+    assert plain.meanings() == {}
+    assert "definitions" not in plain_json(plain)  # task.json written before meanings existed stays identical
+
+    rated = lb.RatingQuestion(
+        "clarity", values=[1, 2, 3], definitions={3: "Clear to anyone.", 1: "Unreadable."}
+    )
+    assert list(rated.definitions) == [1, 3]  # kept in scale order
+    assert rated.meanings() == {"1": "Unreadable.", "2": "", "3": "Clear to anyone."}
+    task = lb.Task("t", [lb.TextField("x")], [rated])
+    text = task.to_json()
+    assert json.loads(text)["questions"][0]["definitions"] == [
+        {"value": 1, "definition": "Unreadable."},
+        {"value": 3, "definition": "Clear to anyone."},
+    ]
+    assert lb.Task.from_json(text) == task and lb.Task.from_json(text).to_json() == text
+
+
+def plain_json(question: lb.RatingQuestion) -> dict[str, object]:
+    return json.loads(lb.Task("t", [lb.TextField("x")], [question]).to_json())["questions"][0]
+
+
+@pytest.mark.parametrize(
+    ("definitions", "message"),
+    [
+        ({4: "Too high."}, "4 is not on the scale [1, 2, 3]"),
+        ({True: "Yes."}, "True is not on the scale"),
+        ({1: 5}, "the meaning of 1"),
+        (["Unreadable."], "must be a dict of value → meaning"),
+    ],
+)
+def test_rating_meanings_are_checked(definitions: object, message: str) -> None:
+    with pytest.raises(TaskError, match=re.escape(message)):
+        lb.RatingQuestion("clarity", values=[1, 2, 3], definitions=definitions)  # type: ignore[arg-type]

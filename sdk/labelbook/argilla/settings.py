@@ -14,19 +14,10 @@ DESCRIPTION_LIMIT = 1000
 GUIDELINES_LIMIT = 10000
 
 
-def definitions_of(question: lb.Question) -> Mapping[str, str]:
-    """Label (or option) name → definition, for the questions that have them."""
-    if isinstance(question, lb.LabelQuestion | lb.MultiLabelQuestion | lb.SpanQuestion):
-        return question.labels
-    if isinstance(question, lb.RankingQuestion):
-        return question.values
-    return {}
-
-
 def question_description(question: lb.Question) -> str:
     """The question's help text followed by each label's definition, within Argilla's 1,000 characters."""
     parts = [question.description.strip()] if question.description.strip() else []
-    defined = [(name, text.strip()) for name, text in definitions_of(question).items() if text.strip()]
+    defined = [(name, text.strip()) for name, text in question.meanings().items() if text.strip()]
     lines = [f"- **{name}**: {text}" for name, text in defined]
     text = "\n\n".join([*parts, "\n".join(lines)] if lines else parts)
     if len(text) <= DESCRIPTION_LIMIT:

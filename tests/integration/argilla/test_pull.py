@@ -174,7 +174,8 @@ task = lb.Task(
                          description="The tone of the sentence."),
         lb.MultiLabelQuestion("topics", labels={"work": "About a job.", "travel": "About a trip."},
                               description="Every topic the sentence touches."),
-        lb.RatingQuestion("clarity", values=[1, 2, 3], description="1 unclear, 3 clear."),
+        lb.RatingQuestion("clarity", values=[1, 2, 3], definitions={1: "Unclear.", 3: "Clear."},
+                          description="How clear the sentence is."),
         lb.RankingQuestion("order", values={"short": "The short reply.", "long": "The long reply."},
                            description="Best reply first."),
         lb.SpanQuestion("names", field="text", labels={"person": "A person's name."},
@@ -194,6 +195,10 @@ def test_every_question_kind_comes_back_as_a_native_value(tmp_path: Path, lb_ser
         **options(lb_server),
     )  # fmt: skip
     with connect(lb_server.url, lb_server.api_key) as conn:
+        questions = conn.request("GET", f"/api/v1/datasets/{result.dataset_id}/questions")["items"]
+        clarity = next(q for q in questions if q["name"] == "clarity")
+        assert [option["value"] for option in clarity["settings"]["options"]] == [1, 2, 3]
+        assert "- **1**: Unclear.\n- **3**: Clear." in clarity["description"]  # the scale's meanings
         (record,) = conn.request("GET", f"/api/v1/datasets/{result.dataset_id}/records")["items"]
         values = {
             "tone": {"value": "urgent"},
