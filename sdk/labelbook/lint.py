@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from labelbook.errors import NotebookError, TaskError
 from labelbook.guide import Guide, Markdown, Section, WorkedExample
-from labelbook.task import LabelQuestion, MultiLabelQuestion, SpanQuestion
+from labelbook.task import LabelQuestion, MultiLabelQuestion, RatingQuestion, SpanQuestion
 
 if TYPE_CHECKING:
     from markdown_it.token import Token
@@ -75,6 +75,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "LB202": ("warning", "two labels never discussed in the same section"),
     "LB203": ("warning", f"section longer than {LONG_SECTION_WORDS} words"),
     "LB204": ("warning", "TODO, TBD or FIXME marker"),
+    "LB205": ("warning", "rating scale whose ends have no meaning"),
     "LB301": ("hint", "vague wording"),
 }
 """Every code: its severity and what it means."""
@@ -391,6 +392,24 @@ def check_long_sections(guide: Guide) -> Iterator[Finding]:
             )
 
 
+def check_rating_anchors(guide: Guide) -> Iterator[Finding]:
+    """LB205: a rating scale says what its lowest and highest values mean (else each reads it their way)."""
+    for question in guide.task.questions:
+        if not isinstance(question, RatingQuestion):
+            continue
+        ends = (min(question.values), max(question.values))
+        missing = [value for value in ends if not question.definitions.get(value, "").strip()]
+        if missing:
+            yield _finding(
+                "LB205",
+                f"rating question {question.name!r} does not say what "
+                f"{' and '.join(map(str, missing))} mean{'s' if len(missing) == 1 else ''}.",
+                f"Add definitions={{{ends[0]}: '...', {ends[1]}: '...'}} to "
+                f"RatingQuestion({question.name!r}, ...): both ends at least, better every value.",
+                guide.task_cell,
+            )
+
+
 _TODO = re.compile(r"\b(TODO|TBD|FIXME|XXX)\b")
 
 
@@ -454,6 +473,7 @@ CHECKS: tuple[Check, ...] = (
     check_label_boundaries,
     check_long_sections,
     check_todo_markers,
+    check_rating_anchors,
     check_vague_wording,
 )
 """Every check, in the order of its codes."""

@@ -32,6 +32,9 @@ NEGATIVE = (
 )
 
 
+ANCHORS = 'definitions={1: "A guess.", 3: "You would bet on it."}, '
+
+
 @dataclass
 class Notebook:
     """A small lint-clean guide; each case changes one part."""
@@ -55,6 +58,14 @@ class Notebook:
         path = tmp_path / "guide.ipynb"
         nbformat.write(new_notebook(cells=self.cells()), path)
         return path
+
+
+def rated(definitions: str) -> Notebook:
+    """The base notebook with a 1–3 confidence scale; `definitions` is its keyword text, if any."""
+    rating = (
+        f'lb.RatingQuestion("confidence", values=[1, 2, 3], {definitions}description="How sure you are.")'
+    )
+    return Notebook(task=TASK.replace("labels=DEFINITIONS)]", f"labels=DEFINITIONS), {rating}]"))
 
 
 def image_output(alt: str) -> Any:
@@ -126,6 +137,8 @@ CASES = [
      Notebook(markdown=[INTRO + "\n\nSarcasm counts as negative.", BOUNDARY])),
     ("LB204", "TBD in a label definition",
      Notebook(definitions='{"positive": "The writer likes it.", "negative": "TBD"}'), Notebook()),
+    ("LB205", "rating scale without meanings", rated(""), rated(ANCHORS)),
+    ("LB205", "one end without a meaning", rated('definitions={1: "A guess."}, '), rated(ANCHORS)),
     ("LB301", "vague wording",
      Notebook(markdown=[INTRO + " Usually the first sentence decides, etc.", BOUNDARY]),
      Notebook(markdown=[INTRO + " The first sentence decides unless a later one contradicts it.", BOUNDARY])),
