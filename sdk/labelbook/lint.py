@@ -539,7 +539,7 @@ def check_label_boundaries(guide: Guide) -> Iterator[Finding]:
                     f"labels {first!r} and {second!r} of question {question.name!r} are never discussed "
                     "in the same section, so the boundary between them is left to each annotator.",
                     f"Add a rule (or a worked example) that says when an item is `{first}` rather than "
-                    f"`{second}`, naming both as labels: in a code span, in bold or after the word label.",
+                    f"`{second}`, naming both as labels: in code spans, bold or quotes.",
                     guide.task_cell,
                 )
 

@@ -352,8 +352,8 @@ def _run_cell(
         location = ""
         frames = [f for f in traceback.extract_tb(err.__traceback__) if f.filename == filename]
         if frames and frames[-1].lineno and frames[-1].lineno <= len(lines):
-            at = frames[-1].lineno
-            location = f" (line {at} of the cell: `{lines[at - 1].strip()}`)"
+            failed = frames[-1].lineno
+            location = f" (line {failed} of the cell: `{lines[failed - 1].strip()}`)"
         message = _sentence(str(err) or type(err).__name__)
         problem = f"{where} raised {type(err).__name__}{location}: {message}"
         defined = "`lb` and `task` are" if tag == EXAMPLE_TAG else "`lb` is"
