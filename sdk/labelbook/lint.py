@@ -202,10 +202,8 @@ _QUOTED = re.compile(
 
 @functools.lru_cache(maxsize=4096)
 def _words(text: str) -> _Words:
-    from labelbook.render import _source_parser
-
     pieces: list[tuple[str, str]] = []  # ("code" | "marked" | "text", content)
-    for block in _source_parser().parse(text):
+    for block in _parsed(text):
         if block.type != "inline" or not block.children:
             continue
         emphasis = 0
@@ -278,12 +276,18 @@ def _mentions(text: str, label: str) -> bool:
 
 
 @functools.lru_cache(maxsize=4096)
-def _inline_tokens(text: str) -> tuple[Token, ...]:
-    """Every inline token of a markdown text (links, images, raw HTML), parsed once per text."""
+def _parsed(text: str) -> tuple[Token, ...]:
+    """A markdown text's block tokens, parsed once per text for every check."""
     from labelbook.render import _source_parser
 
+    return tuple(_source_parser().parse(text))
+
+
+@functools.lru_cache(maxsize=4096)
+def _inline_tokens(text: str) -> tuple[Token, ...]:
+    """Every inline token of a markdown text (links, images, raw HTML)."""
     found: list[Token] = []
-    for token in _source_parser().parse(text):
+    for token in _parsed(text):
         if token.type == "inline" and token.children:
             found += _walk(token.children)
     return tuple(found)
