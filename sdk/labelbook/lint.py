@@ -449,9 +449,14 @@ def _known_names(guide: Guide) -> set[str]:
 def check_label_references(guide: Guide) -> Iterator[Finding]:
     """LB109: a label named as one ("label `x`", "the "x" label") exists in the task."""
     known = _known_names(guide)
-    labels = [label for q in _labelled(guide) for label in q.labels]
-    for section, cell, text in _prose_blocks(guide):
-        for name in dict.fromkeys(_words(text).referenced):
+    labels = list(dict.fromkeys(label for q in _labelled(guide) for label in q.labels))
+    places: list[tuple[str | None, int, str]] = [(s.id, cell, text) for s, cell, text in _prose_blocks(guide)]
+    for question in guide.task.questions:  # descriptions and definitions are read by contractors too
+        places += [
+            (None, guide.task_cell, text) for text in (question.description, *question.meanings().values())
+        ]
+    for section_id, cell, text in places:
+        for name in dict.fromkeys(_words(text).referenced if text else ()):
             if not name.strip() or _normal(name) in known:
                 continue
             close = difflib.get_close_matches(name, labels, n=1)
@@ -459,11 +464,11 @@ def check_label_references(guide: Guide) -> Iterator[Finding]:
             yield _finding(
                 "LB109",
                 f"the text refers to label `{name}`, which no question has (labels: "
-                f"{', '.join(map(repr, dict.fromkeys(labels))) or 'none'}).",
+                f"{', '.join(map(repr, labels)) or 'none'}).",
                 f"{hint}Use the label's exact name, or add `{name}` to the question's labels "
                 "in the task cell.",
                 cell,
-                section.id,
+                section_id,
             )
 
 
