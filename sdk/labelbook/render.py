@@ -250,8 +250,10 @@ def _rule_marks(state: StateCore) -> None:
             continue
         opens_paragraph = index > 0 and state.tokens[index - 1].type == "paragraph_open"
         children: list[Token] = []
+        in_link = 0
         for position, child in enumerate(block.children):
-            if child.type != "text" or "R" not in child.content:
+            in_link += {"link_open": 1, "link_close": -1}.get(child.type, 0)
+            if child.type != "text" or "R" not in child.content or in_link:
                 children.append(child)
                 continue
             text, start = child.content, 0

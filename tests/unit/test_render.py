@@ -224,6 +224,8 @@ def test_a_rule_cited_in_an_answer_is_linked_like_in_the_explanation() -> None:
     # A known rule's id written bare, "(R-better)", is a citation too; an unknown one stays text.
     assert '(<a href="#R-better" class="rule-ref">R-better</a>)' in page
     assert render.markdown_to_html("see R-nowhere", rules=["R-better"]) == "<p>see R-nowhere</p>\n"
+    linked = render.markdown_to_html("see [R-better](#R-better)", rules=["R-better"])
+    assert linked == '<p>see <a href="#R-better">R-better</a></p>\n'  # never a link inside a link
 
 
 def test_placeholders_never_reach_a_contractor(tmp_path: Path) -> None:
