@@ -16,7 +16,8 @@ docs/authoring.md has the table.
 
 Labels are found in prose on the parsed markdown, with their own spelling and a context that
 makes them a label: a code span (`a`), bold or italics (**a**), quotes ("a"), or the word label
-next to it ("label b", "the tie label"). A bare word counts only for a label that is neither a
+next to it ("label b", "the tie label"; not for a label spelled like an article, since "label a
+record" and "pick a label" use the article). A bare word counts only for a label that is neither a
 single letter nor a common English word (`COMMON_WORDS`), so the article "a" never names label `a`.
 """
 
@@ -120,7 +121,7 @@ class Finding:
     code: str
     """Stable code, e.g. "LB101" (see `CODES`)."""
     severity: Severity
-    """"error" (must fix), "warning" (should fix) or "hint" (consider)."""
+    """"error" (a contractor cannot answer correctly: blocks a release), "warning" (should fix) or "hint"."""
     message: str
     """What is wrong, naming the label, question, id or phrase."""
     fix: str
