@@ -103,7 +103,7 @@ def server_start(data_dir: Path | None, port: int, host: str, foreground: bool, 
 
     The first start in a data dir runs the database migrations and creates the owner account
     (username `labelbook`, a generated password and API key, kept in credentials.json, readable
-    only by you). Starting a server that is already running reports it.
+    only by you). Starting a server that is already running reports it, without the login.
     """
     from labelbook import server as lb_server
 
@@ -113,12 +113,21 @@ def server_start(data_dir: Path | None, port: int, host: str, foreground: bool, 
         info = lb_server.start(data_dir, port=port, host=host)
     except LabelbookError as err:
         _fail(err)
+    credentials_file = info.data_dir / "credentials.json"
+    if info.already_running:
+        # The login was shown when it started; printing it again puts it in more terminals and logs.
+        if as_json:
+            click.echo(json.dumps({**info.to_dict(), "already_running": True}, indent=2))
+            return
+        click.secho(f"Argilla is already running at {info.url}", fg="green", bold=True)
+        click.echo(f"  data dir: {info.data_dir}")
+        click.echo(f"The owner's login is in {credentials_file} (readable only by you).")
+        return
     if as_json:
         _print_status(info, True, with_credentials=True)
         return
     assert info.credentials is not None
-    headline = "already running" if info.already_running else "started"
-    click.secho(f"Argilla {headline} at {info.url}", fg="green", bold=True)
+    click.secho(f"Argilla started at {info.url}", fg="green", bold=True)
     click.echo(f"  username: {info.credentials.username}")
     click.echo(f"  password: {info.credentials.password}")
     click.echo(f"  api key:  {info.credentials.api_key}")
