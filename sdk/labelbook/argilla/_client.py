@@ -29,6 +29,8 @@ class Connection:
     """The server's base URL, e.g. http://127.0.0.1:6900."""
     api_key: str = field(repr=False)
     """The API key requests are made with."""
+    data_dir: str | None = None
+    """The local server's data dir, when the key is the one `labelbook server start` made there."""
     _client: Any = field(default=None, repr=False)
     _http: httpx.Client | None = field(default=None, repr=False)
 
@@ -128,28 +130,87 @@ def _status_error(url: str, response: httpx.Response, doing: str) -> BackendErro
     return BackendError(f"Argilla at {url} answered {response.status_code}{what}: {str(detail)[:500]}{hint}")
 
 
+def _same_server(a: str, b: str) -> bool:
+    def norm(url: str) -> str:
+        return url.rstrip("/").replace("://localhost:", "://127.0.0.1:")
+
+    return norm(a) == norm(b)
+
+
 def connect(
-    api_url: str | None = None, api_key: str | None = None, *, data_dir: str | os.PathLike[str] | None = None
+    api_url: str | None = None,
+    api_key: str | None = None,
+    *,
+    data_dir: str | os.PathLike[str] | None = None,
+    recorded_url: str | None = None,
+    recorded_data_dir: str | os.PathLike[str] | None = None,
+    purpose: str = "connect to",
 ) -> Connection:
     """Connect as the argilla SDK would: explicit arguments, then ARGILLA_API_URL / ARGILLA_API_KEY,
-    then the local server started by `labelbook server start` (its data dir, default per-user)."""
-    url = api_url or os.environ.get("ARGILLA_API_URL")
-    key = api_key or os.environ.get("ARGILLA_API_KEY")
-    if not url or not key:
-        from labelbook import server
+    then the server a project recorded (`recorded_url`), with the key of the local server started by
+    `labelbook server start` (`data_dir`, else the recorded one, else the default per-user one).
 
-        info = server.status(Path(data_dir) if data_dir is not None else None)
-        if info.state != "running" or info.url is None or info.credentials is None:
-            where = f" (data dir {info.data_dir})" if data_dir is not None else ""
-            raise BackendError(
-                f"no Argilla server to publish to: ARGILLA_API_URL is not set and the local server is "
-                f"{info.state}{where}; {START_HINT}."
-            )
-        url = url or info.url
-        key = key or info.credentials.api_key
-    connection = Connection(url.rstrip("/"), key)
+    When no server can be reached the message says where the URL and key were looked for and what
+    was found (which variables are set, which local server is running where)."""
+    from labelbook import server
+
+    env_url, env_key = os.environ.get("ARGILLA_API_URL"), os.environ.get("ARGILLA_API_KEY")
+    url = api_url or env_url or recorded_url
+    source = (
+        "given"
+        if api_url
+        else "ARGILLA_API_URL"
+        if env_url
+        else "recorded in the project's project.json"
+        if recorded_url
+        else ""
+    )
+    key = api_key or env_key
+    local_dir: str | None = None
+    found: list[str] = []
+    if not url or not key:
+        candidates: list[Path | None] = (
+            [Path(data_dir)]
+            if data_dir is not None
+            else [*([Path(recorded_data_dir)] if recorded_data_dir else []), None]
+        )
+        checked: set[Path] = set()
+        for candidate in candidates:
+            info = server.status(candidate)
+            if info.data_dir in checked:
+                continue
+            checked.add(info.data_dir)
+            running = info.state == "running" and info.url is not None and info.credentials is not None
+            if running and info.url is not None and (url is None or _same_server(url, info.url)):
+                url = url or info.url
+                key = key or (info.credentials.api_key if info.credentials else None)
+                local_dir = str(info.data_dir)
+                break
+            if running:
+                found.append(f"the local server of {info.data_dir} runs at {info.url}, not at {url}")
+            else:
+                found.append(f"the local server of {info.data_dir} is {info.state}")
+    if not url:
+        keyed = " (ARGILLA_API_KEY is set)" if env_key and not api_key else ""
+        raise BackendError(
+            f"no Argilla server to {purpose}: ARGILLA_API_URL is not set{keyed} and {'; '.join(found)}; "
+            f"{START_HINT}."
+        )
+    if not key:
+        raise BackendError(
+            f"no API key for the Argilla server at {url} ({source}): ARGILLA_API_KEY is not set, and "
+            f"{'; '.join(found)}. "
+            "Set ARGILLA_API_KEY to an owner's API key of that server, or start its local server with "
+            "`labelbook server start --data-dir DIR` (or pass --data-dir)."
+        )
+    connection = Connection(url.rstrip("/"), key, data_dir=local_dir)
     try:
         connection.request("GET", "/api/v1/me", doing="checking the API key")
+    except BackendError as err:
+        connection.close()
+        if source and source != "given":
+            raise BackendError(f"{err} (the URL is the one {source})") from err
+        raise
     except BaseException:
         connection.close()
         raise
