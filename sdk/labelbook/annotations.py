@@ -6,7 +6,8 @@ Columns (in this order):
     argilla_record_id   the record's id in Argilla
     question            the question's name
     annotator           the annotator's username (not Argilla's user UUID)
-    vendor              the annotator's vendor or group, from the roster ("" when unknown)
+    vendor              the annotator's vendor or group, from the roster live when they answered
+                        ("" when unknown)
     value               the answer as a native value: str, int, list (multi-label, ranking, spans)
     status              submitted, draft or discarded
     submitted_at        when the response was last saved (UTC)
@@ -122,7 +123,8 @@ def wide(annotations: pd.DataFrame) -> pd.DataFrame:
         .set_index(["_response", "question"])["value"]
         .unstack("question")
     )
-    answers = answers[list(pd.unique(annotations["question"]))]
+    answers = answers[list(pd.unique(annotations["question"]))].astype(object)
+    answers = answers.where(answers.notna(), None)  # a question a response has no row for: None, not NaN
     answers.columns.name = None
     firsts = annotations.drop(columns=["question", "value"]).assign(_response=response)
     firsts = firsts[~response.duplicated()].set_index("_response")

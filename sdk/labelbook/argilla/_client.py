@@ -31,6 +31,8 @@ class Connection:
     """The API key requests are made with."""
     data_dir: str | None = None
     """The local server's data dir, when the key is the one `labelbook server start` made there."""
+    key_from: str = "ARGILLA_API_KEY"
+    """Where the key came from, for messages: `ARGILLA_API_KEY`, `given`, or the local server's data dir."""
     _client: Any = field(default=None, repr=False)
     _http: httpx.Client | None = field(default=None, repr=False)
 
@@ -81,17 +83,17 @@ class Connection:
                 f"cannot reach the Argilla server at {self.url} ({type(err).__name__}: {err}); {START_HINT}."
             ) from err
         except httpx.HTTPStatusError as err:
-            raise _status_error(self.url, err.response, doing) from err
+            raise _status_error(self.url, err.response, doing, self.key_from) from err
         except Exception as err:
             from argilla._exceptions import ArgillaCredentialsError
             from argilla._exceptions._api import ArgillaAPIError
 
             if isinstance(err, ArgillaCredentialsError):
-                raise BackendError(_wrong_key(self.url)) from err
+                raise BackendError(_wrong_key(self.url, self.key_from)) from err
             if isinstance(err, ArgillaAPIError):
                 status = getattr(err, "status_code", 500)
                 if status == 401:
-                    raise BackendError(_wrong_key(self.url)) from err
+                    raise BackendError(_wrong_key(self.url, self.key_from)) from err
                 what = f" while {doing}" if doing else ""
                 raise BackendError(f"Argilla at {self.url} answered {status}{what}: {err}") from err
             raise
@@ -101,22 +103,32 @@ class Connection:
         with self.errors(doing):
             response = self.http.request(method, path, **kwargs)
             if response.status_code >= 400:
-                raise _status_error(self.url, response, doing)
+                raise _status_error(self.url, response, doing, self.key_from)
             if not response.content:
                 return None
             return response.json()
 
 
-def _wrong_key(url: str) -> str:
+def _wrong_key(url: str, key_from: str = "ARGILLA_API_KEY") -> str:
+    refused = f"the Argilla server at {url} refused the API key (401 Unauthorized)"
+    if key_from == "ARGILLA_API_KEY":
+        return (
+            f"{refused}, from ARGILLA_API_KEY: check ARGILLA_API_KEY, or for the local server unset it so "
+            "labelbook reads the key `labelbook server start` made."
+        )
+    if key_from == "given":
+        return f"{refused}, the one given (api_key=): pass an owner's API key of that server."
     return (
-        f"the Argilla server at {url} refused the API key (401 Unauthorized): check ARGILLA_API_KEY, or "
-        "for the local server unset it so labelbook reads the key `labelbook server start` made."
+        f"{refused}, the one `labelbook server start` made in {key_from}: another server answers at that "
+        "address; stop it, or set ARGILLA_API_KEY to its key."
     )
 
 
-def _status_error(url: str, response: httpx.Response, doing: str) -> BackendError:
+def _status_error(
+    url: str, response: httpx.Response, doing: str, key_from: str = "ARGILLA_API_KEY"
+) -> BackendError:
     if response.status_code == 401:
-        return BackendError(_wrong_key(url))
+        return BackendError(_wrong_key(url, key_from))
     try:
         detail: Any = response.json().get("detail", response.text)
     except ValueError:
@@ -203,13 +215,16 @@ def connect(
             "Set ARGILLA_API_KEY to an owner's API key of that server, or start its local server with "
             "`labelbook server start --data-dir DIR` (or pass --data-dir)."
         )
-    connection = Connection(url.rstrip("/"), key, data_dir=local_dir)
+    key_from = "given" if api_key else "ARGILLA_API_KEY" if env_key else str(local_dir)
+    connection = Connection(url.rstrip("/"), key, data_dir=local_dir, key_from=key_from)
     try:
         connection.request("GET", "/api/v1/me", doing="checking the API key")
     except BackendError as err:
         connection.close()
-        if source and source != "given":
-            raise BackendError(f"{err} (the URL is the one {source})") from err
+        if source == "ARGILLA_API_URL":
+            raise BackendError(f"{err} (URL from ARGILLA_API_URL)") from err
+        if source.startswith("recorded"):
+            raise BackendError(f"{err} (the URL {source})") from err
         raise
     except BaseException:
         connection.close()

@@ -348,6 +348,8 @@ def check_records(
     questions = {q.name: q for q in task.questions}
     targets = set(fields) | set(metadata)
     problems: list[str] = []
+    if not rows:
+        return Prepared([], []), ["no records (the file has no rows)"]
     columns: list[str] = []
     for row in rows:
         for key in row:
@@ -360,7 +362,7 @@ def check_records(
                 f"mapping {column}={target}: {target!r} is not a field, metadata property or "
                 f"`<question>.suggestion` of task {task.name!r} (fields: {', '.join(fields)})"
             )
-        if rows and column not in columns:
+        if column not in columns:
             problems.append(
                 f"mapping {column}={target}: no column {column!r} (columns: {', '.join(columns)})"
             )
@@ -372,9 +374,7 @@ def check_records(
                 f"no column for required field {item.name!r} (columns: {', '.join(columns) or 'none'})"
                 + missing_column_hint(item.name, columns, present & targets | {id_column})
             )
-    if problems or not rows:
-        if not rows:
-            problems.append("no records (the file has no rows)")
+    if problems:
         return Prepared([], []), problems
     ignored = [
         c for c in columns if mapped[c] not in targets and c != id_column and ".suggestion" not in mapped[c]
