@@ -104,6 +104,23 @@ def test_answers_keep_the_vendor_of_the_roster_live_when_they_were_made(tmp_path
     assert vendors_at(who, times, versions).tolist() == ["acme", "acme", "bright", ""]
 
 
+def test_a_project_from_before_roster_versions_keeps_its_vendors(tmp_path: Path) -> None:
+    from datetime import datetime, timezone
+
+    from labelbook.argilla.roster import record_roster
+
+    folder = tmp_path / "guide.labelbook"
+    before = [Annotator("alice", "acme")]  # project.json's roster, no rosters.jsonl yet
+    times = pd.Series(pd.to_datetime(["2020-06-01", "2025-03-01"], utc=True))
+    assert vendors_at(pd.Series(["alice", "alice"]), times, roster_versions(folder, before)).tolist() == [
+        "acme",
+        "acme",
+    ]
+    record_roster(folder, [Annotator("alice", "bright")], datetime(2025, 2, 1, tzinfo=timezone.utc), before)
+    versions = roster_versions(folder, [Annotator("alice", "bright")])
+    assert vendors_at(pd.Series(["alice", "alice"]), times, versions).tolist() == ["acme", "bright"]
+
+
 # --- bad files --------------------------------------------------------------------------------
 
 
@@ -200,3 +217,12 @@ def test_csv_cells_stay_text_and_empty_cells_are_missing(tmp_path: Path) -> None
     rows, name, offset = read_rows(path)
     assert rows == [{"id": "007", "prompt": "a, quoted"}, {"id": "008", "prompt": None}]
     assert (name, offset) == (str(path), 1)
+
+
+def test_a_row_with_no_field_value_is_refused_before_the_server_would() -> None:
+    optional = Task("opt", fields=[TextField("note", required=False)], questions=[TASK.questions[0]])
+    with pytest.raises(RecordsError) as caught:
+        check(optional, records=[{"id": "r1", "note": "x"}, {"id": "r2"}])
+    assert caught.value.problems == (
+        "the records list: row 2: no field has a value (note); drop the row or fill one",
+    )

@@ -423,7 +423,8 @@ def publish(
         # 3. Roster.
         if roster is not None:
             result.roster = sync_roster(conn, workspace_id, roster, folder)
-            record_roster(folder, roster, at)  # answers from now on carry this roster's vendors
+            # Answers from now on carry this roster's vendors; earlier ones keep theirs.
+            record_roster(folder, roster, at, previous=state.roster if state else None)
         # 4. Gold answers stay local; then the records.
         if gold_answers:
             write_gold(folder, {**read_gold(folder), **gold_answers})

@@ -412,6 +412,11 @@ def check_records(
             task.validate_record(record_fields)
         except TaskError as err:
             problems.append(f"{where}: {err}")
+        else:
+            if not record_fields:  # argilla-server refuses a record without any field value
+                problems.append(
+                    f"{where}: no field has a value ({', '.join(fields)}); drop the row or fill one"
+                )
         for key, value in record_metadata.items():
             try:
                 metadata[key].validate_value(value)

@@ -209,19 +209,27 @@ def sync_roster(
 
 ROSTERS = "rosters.jsonl"
 """Every roster published, with the server's time it took effect: vendors and rates per roster version."""
+_BEFORE_ANY = datetime(1970, 1, 1, tzinfo=timezone.utc)  # the roster of project.json before this log
 
 
-def record_roster(folder: Path, roster: list[Annotator], at: datetime) -> Path:
-    """Append this roster version (one O_APPEND write), so answers made under it keep its vendors."""
+def record_roster(
+    folder: Path, roster: list[Annotator], at: datetime, previous: list[Annotator] | None = None
+) -> Path:
+    """Append this roster version (one O_APPEND write), so answers made under it keep its vendors.
+    The first time, the `previous` roster (from project.json) is kept as the one live before it."""
     import json
     import os
     from dataclasses import asdict
 
     folder.mkdir(parents=True, exist_ok=True)
-    line = (
-        json.dumps({"at": at.isoformat(), "roster": [asdict(a) for a in roster]}, ensure_ascii=False) + "\n"
-    )
     path = folder / ROSTERS
+    versions = [(at, roster)]
+    if previous and not path.exists():
+        versions.insert(0, (_BEFORE_ANY, previous))
+    line = "".join(
+        json.dumps({"at": when.isoformat(), "roster": [asdict(a) for a in people]}, ensure_ascii=False) + "\n"
+        for when, people in versions
+    )
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:
         os.write(fd, line.encode("utf-8"))
@@ -236,7 +244,7 @@ def roster_versions(folder: Path, current: list[Annotator]) -> list[tuple[dateti
 
     path = folder / ROSTERS
     if not path.is_file():
-        return [(datetime.min.replace(tzinfo=timezone.utc), current)] if current else []
+        return [(_BEFORE_ANY, current)] if current else []
     versions = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
