@@ -57,8 +57,13 @@ def test_usernames_are_trimmed_and_compared_without_case(tmp_path: Path) -> None
 def test_a_header_without_username_names_the_columns_found(tmp_path: Path) -> None:
     roster = write(tmp_path / "roster.csv", "user,vendor\nalice,acme\n")
     assert problems_of(annotators=roster) == (
-        f"{roster}: no 'username' column (columns found: user, vendor); name the column with the "
-        "annotators' logins `username`",
+        f"{roster}: no 'username' column (columns found: user, vendor); did you mean 'user'? rename that "
+        "column to 'username'",
+    )
+    far = write(tmp_path / "far.csv", "login,vendor\nalice,acme\n")
+    assert problems_of(annotators=far) == (
+        f"{far}: no 'username' column (columns found: login, vendor); name the column with the annotators' "
+        "logins `username`",
     )
 
 

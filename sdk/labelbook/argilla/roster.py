@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from labelbook.argilla._client import Connection
-from labelbook.argilla.records import RecordsSource, read_rows
+from labelbook.argilla.records import RecordsSource, missing_column_hint, read_rows
 from labelbook.argilla.state import Annotator, add_credentials
 from labelbook.errors import LabelbookError, RecordsError
 
@@ -71,14 +71,10 @@ def check_roster(
             [],
         )
     if "username" not in header:
-        return (
-            [],
-            [
-                f"{name}: no 'username' column (columns found: {', '.join(columns)}); name the column "
-                "with the annotators' logins `username`"
-            ],
-            [],
-        )
+        hint = missing_column_hint("username", columns, set(), option="rename")
+        if "did you mean" not in hint:
+            hint = "; name the column with the annotators' logins `username`"
+        return [], [f"{name}: no 'username' column (columns found: {', '.join(columns)}){hint}"], []
     username_col = header["username"]
     vendor_col = header.get("vendor") or header.get("group")
     rate_col = header.get("rate")
