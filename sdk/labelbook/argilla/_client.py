@@ -33,6 +33,8 @@ class Connection:
     """The local server's data dir, when the key is the one `labelbook server start` made there."""
     key_from: str = "ARGILLA_API_KEY"
     """Where the key came from, for messages: `ARGILLA_API_KEY`, `given`, or the local server's data dir."""
+    url_from: str = "given"
+    """Where the URL came from, for messages: `given`, `ARGILLA_API_URL`, `project.json` or `local`."""
     _client: Any = field(default=None, repr=False)
     _http: httpx.Client | None = field(default=None, repr=False)
 
@@ -79,9 +81,7 @@ class Connection:
         except BackendError:
             raise
         except httpx.TransportError as err:
-            raise BackendError(
-                f"cannot reach the Argilla server at {self.url} ({type(err).__name__}: {err}); {START_HINT}."
-            ) from err
+            raise BackendError(_unreachable(self, err)) from err
         except httpx.HTTPStatusError as err:
             raise _status_error(self.url, err.response, doing, self.key_from) from err
         except Exception as err:
@@ -107,6 +107,29 @@ class Connection:
             if not response.content:
                 return None
             return response.json()
+
+
+def _unreachable(connection: Connection, err: Exception) -> str:
+    cause = f"({type(err).__name__}: {err})"
+    where = connection.url
+    if connection.url_from == "ARGILLA_API_URL":
+        return (
+            f"cannot reach the Argilla server at {where}, from ARGILLA_API_URL {cause}: start that server or "
+            "correct ARGILLA_API_URL; unset it to use the local server of `labelbook server start`."
+        )
+    if connection.url_from == "project.json":
+        return (
+            f"cannot reach the Argilla server at {where}, recorded in the project's project.json {cause}: "
+            "start it (for a local one, `labelbook server start --data-dir DIR` with the data dir it was "
+            "started with), or set ARGILLA_API_URL / pass --data-dir to pull from another."
+        )
+    if connection.url_from == "local":
+        return (
+            f"cannot reach the local Argilla server at {where} (data dir {connection.data_dir}) {cause}, "
+            "though its state says running: restart it with `labelbook server stop` and `labelbook server "
+            "start`."
+        )
+    return f"cannot reach the Argilla server at {where} {cause}; {START_HINT}."
 
 
 def _wrong_key(url: str, key_from: str = "ARGILLA_API_KEY") -> str:
@@ -216,16 +239,12 @@ def connect(
             "`labelbook server start --data-dir DIR` (or pass --data-dir)."
         )
     key_from = "given" if api_key else "ARGILLA_API_KEY" if env_key else str(local_dir)
-    connection = Connection(url.rstrip("/"), key, data_dir=local_dir, key_from=key_from)
+    url_from = {"given": "given", "ARGILLA_API_URL": "ARGILLA_API_URL", "": "local"}.get(
+        source, "project.json"
+    )
+    connection = Connection(url.rstrip("/"), key, data_dir=local_dir, key_from=key_from, url_from=url_from)
     try:
         connection.request("GET", "/api/v1/me", doing="checking the API key")
-    except BackendError as err:
-        connection.close()
-        if source == "ARGILLA_API_URL":
-            raise BackendError(f"{err} (URL from ARGILLA_API_URL)") from err
-        if source.startswith("recorded"):
-            raise BackendError(f"{err} (the URL {source})") from err
-        raise
     except BaseException:
         connection.close()
         raise

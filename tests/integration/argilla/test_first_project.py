@@ -347,9 +347,29 @@ def test_connection_messages_say_what_was_tried(
     assert str(caught.value) == (
         f"the Argilla server at {lb_server.url} refused the API key (401 Unauthorized), from "
         "ARGILLA_API_KEY: check ARGILLA_API_KEY, or for the local server unset it so labelbook reads the key "
-        "`labelbook server start` made. (URL from ARGILLA_API_URL)"
+        "`labelbook server start` made."
     )
+    monkeypatch.setenv("ARGILLA_API_URL", "http://127.0.0.1:9")
+    unreachable = (
+        r"^cannot reach the Argilla server at http://127.0.0.1:9, from ARGILLA_API_URL \(ConnectError: .*\): "
+        r"start that server or correct ARGILLA_API_URL; unset it to use the local server of "
+        r"`labelbook server start`\.$"
+    )
+    with pytest.raises(BackendError, match=unreachable):
+        lb.publish(notebook, records=RECORDS, progress=False)
     monkeypatch.delenv("ARGILLA_API_URL")
+    monkeypatch.delenv("ARGILLA_API_KEY")
+    lb.publish(
+        notebook, records=RECORDS, workspace="fp-messages", data_dir=lb_server.data_dir, progress=False
+    )
+    state_file = tmp_path / "guide.labelbook" / "project.json"
+    state_file.write_text(state_file.read_text().replace(lb_server.url, "http://127.0.0.1:9"))
+    monkeypatch.setenv("ARGILLA_API_KEY", lb_server.api_key)
+    recorded = (
+        r"^cannot reach the Argilla server at http://127.0.0.1:9, recorded in the project's project.json"
+    )
+    with pytest.raises(BackendError, match=recorded + r" \(ConnectError: .*\): start it"):
+        lb.Project.open(notebook)
     monkeypatch.delenv("ARGILLA_API_KEY")
     with pytest.raises(BackendError) as caught:
         lb.publish(notebook, records=RECORDS, progress=False)
