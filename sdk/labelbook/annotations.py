@@ -197,9 +197,12 @@ def _file_columns(annotations: pd.DataFrame, suffix: str) -> pd.DataFrame:
             ]
             out["value"] = pd.Series([_as_text(v) for v in values], index=out.index, dtype=object)
             position = list(out.columns).index("value") + 1
-            out.insert(
-                position, "value_number", _typed(pd.Series(numbers, index=out.index, dtype=object), suffix)
+            number_column = (
+                _typed(pd.Series(numbers, index=out.index, dtype=object), suffix)
+                if any(v is not None for v in numbers)
+                else pd.Series(pd.array([None] * len(out), dtype="Int64"), index=out.index)  # one type always
             )
+            out.insert(position, "value_number", number_column)
             out.insert(
                 position + 1, "value_list", _typed(pd.Series(lists, index=out.index, dtype=object), suffix)
             )

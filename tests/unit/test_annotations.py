@@ -99,6 +99,15 @@ def test_parquet_gives_every_answer_its_own_type_without_json() -> None:
     assert out["field.chat"][0] == [{"role": "user", "content": "hi"}]  # a list of structs in parquet
 
 
+def test_the_typed_columns_are_there_when_a_task_has_labels_only(tmp_path: Path) -> None:
+    data = columns()
+    data["question"] = ["label"] * 4
+    data["value"] = ["a", "b", None, "a"]
+    back = pd.read_parquet(tidy.write(tidy.frame(data), tmp_path / "labels.parquet"))
+    assert back["value"].tolist()[:2] == ["a", "b"]
+    assert str(back["value_number"].dtype) == "Int64" and back["value_number"].isna().all()
+
+
 @pytest.mark.parametrize("suffix", [".parquet", ".csv"])
 def test_a_written_pull_merges_with_a_gold_file_on_value(tmp_path: Path, suffix: str) -> None:
     read = pd.read_parquet if suffix == ".parquet" else pd.read_csv
