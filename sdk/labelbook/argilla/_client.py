@@ -190,6 +190,8 @@ def connect(
     from labelbook import server
 
     env_url, env_key = os.environ.get("ARGILLA_API_URL"), os.environ.get("ARGILLA_API_KEY")
+    if data_dir is not None:  # an explicit local server wins over the one a project recorded
+        recorded_url = recorded_data_dir = None
     url = api_url or env_url or recorded_url
     source = (
         "given"

@@ -360,7 +360,15 @@ def publish(
     prepared, roster, gold_answers = given.prepared, given.roster, given.gold
 
     owned = connection is None
-    conn = connection or connect(api_url, api_key, data_dir=data_dir, purpose="publish to")
+    recorded = ProjectState.read(folder)  # publish again where the project lives, unless told otherwise
+    conn = connection or connect(
+        api_url,
+        api_key,
+        data_dir=data_dir,
+        recorded_url=recorded.server_url if recorded else None,
+        recorded_data_dir=recorded.data_dir if recorded else None,
+        purpose="publish to",
+    )
     try:
         state = ProjectState.read(folder)
         # 2. Workspace and dataset.

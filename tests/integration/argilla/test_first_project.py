@@ -359,24 +359,34 @@ def test_connection_messages_say_what_was_tried(
         lb.publish(notebook, records=RECORDS, progress=False)
     monkeypatch.delenv("ARGILLA_API_URL")
     monkeypatch.delenv("ARGILLA_API_KEY")
-    lb.publish(
-        notebook, records=RECORDS, workspace="fp-messages", data_dir=lb_server.data_dir, progress=False
-    )
-    state_file = tmp_path / "guide.labelbook" / "project.json"
-    state_file.write_text(state_file.read_text().replace(lb_server.url, "http://127.0.0.1:9"))
-    monkeypatch.setenv("ARGILLA_API_KEY", lb_server.api_key)
-    recorded = (
-        r"^cannot reach the Argilla server at http://127.0.0.1:9, recorded in the project's project.json"
-    )
-    with pytest.raises(BackendError, match=recorded + r" \(ConnectError: .*\): start it"):
-        lb.Project.open(notebook)
-    monkeypatch.delenv("ARGILLA_API_KEY")
     with pytest.raises(BackendError) as caught:
         lb.publish(notebook, records=RECORDS, progress=False)
     assert str(caught.value) == (
         f"no Argilla server to publish to: ARGILLA_API_URL is not set and the local server of {default} is "
         "stopped; start the local one with `labelbook server start`, or set ARGILLA_API_URL to your server."
     )
+    lb.publish(
+        notebook, records=RECORDS, workspace="fp-messages", data_dir=lb_server.data_dir, progress=False
+    )
+    again = lb.publish(notebook, records=RECORDS, progress=False)  # where project.json says it lives
+    assert (again.url, again.records_skipped) == (lb_server.url, 4)
+    state_file = tmp_path / "guide.labelbook" / "project.json"
+    state_file.write_text(state_file.read_text().replace(lb_server.url, "http://127.0.0.1:9"))
+    with pytest.raises(BackendError) as caught:
+        lb.publish(notebook, records=RECORDS, progress=False)
+    assert str(caught.value) == (
+        "no API key for the Argilla server at http://127.0.0.1:9 (recorded in the project's project.json): "
+        f"ARGILLA_API_KEY is not set, and the local server of {lb_server.data_dir} runs at {lb_server.url}, "
+        f"not at http://127.0.0.1:9; the local server of {default} is stopped. Set ARGILLA_API_KEY to an "
+        "owner's API key of that server, or start its local server with `labelbook server start --data-dir "
+        "DIR` (or pass --data-dir)."
+    )
+    monkeypatch.setenv("ARGILLA_API_KEY", lb_server.api_key)
+    recorded = (
+        r"^cannot reach the Argilla server at http://127.0.0.1:9, recorded in the project's project.json"
+    )
+    with pytest.raises(BackendError, match=recorded + r" \(ConnectError: .*\): start it"):
+        lb.Project.open(notebook)
 
 
 def test_pull_reports_a_damaged_gold_file_and_a_bad_since_as_such(tmp_path: Path, lb_server: Any) -> None:
