@@ -122,7 +122,7 @@ def read_gold(folder: Path) -> dict[str, dict[str, Any]]:
             except (ValueError, KeyError, TypeError) as err:
                 raise LabelbookError(
                     f"{path}, line {number}: damaged gold answers ({type(err).__name__}: {err}); restore "
-                    "the file from your copy, or publish the gold file again with --gold."
+                    "it from your copy, or delete it and publish your gold file again with --gold."
                 ) from err
     return out
 
