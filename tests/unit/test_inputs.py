@@ -231,3 +231,14 @@ def test_a_row_with_no_field_value_is_refused_before_the_server_would() -> None:
     assert caught.value.problems == (
         "the records list: row 2: no field has a value (note); drop the row or fill one",
     )
+
+
+def test_dataframes_are_named_by_what_they_hold() -> None:
+    records = pd.DataFrame({"id": ["r1"], "prompt": [3]})
+    roster = pd.DataFrame({"username": ["ann", "ANN"], "vendor": ["a", "b"]})
+    with pytest.raises(RecordsError) as caught:
+        check(TASK, records=records, annotators=roster)
+    assert [p.split(":", 1)[0].split(",", 1)[0] for p in caught.value.problems] == [
+        "the records DataFrame",
+        "the roster DataFrame",
+    ]

@@ -169,7 +169,7 @@ def read_rows(source: RecordsSource, what: str = "records") -> tuple[list[dict[s
             return _frame_rows(frame), str(path), 0
         raise RecordsError(f"{path}: unknown format {suffix!r}; use .csv, .jsonl, .json or .parquet.")
     if hasattr(source, "to_dict") and hasattr(source, "columns"):
-        return _frame_rows(source), "the DataFrame", 0
+        return _frame_rows(source), f"the {what} DataFrame", 0
     if isinstance(source, Iterable) and not isinstance(source, str | bytes | Mapping):
         rows = list(source)
         for i, row in enumerate(rows, 1):
