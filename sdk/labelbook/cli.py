@@ -546,7 +546,8 @@ Examples:
   labelbook publish guide.ipynb --version 2.0.0 --new-dataset --records records.jsonl
   labelbook publish guide.ipynb --records fixed-records.jsonl --update
 
-The server: ARGILLA_API_URL / ARGILLA_API_KEY, else the local `labelbook server start` one.
+The server: ARGILLA_API_URL / ARGILLA_API_KEY, else the one the project was last published to
+(project.json), else the local `labelbook server start` one.
 New annotators' passwords are printed once and kept in <notebook>.labelbook/credentials.csv (0600).
 Exit 0 published, 1 refused or server error, 2 unusable input (nothing was uploaded).
 """
@@ -708,7 +709,10 @@ Examples:
   labelbook pull guide.ipynb -o wide.csv --wide --fields
   labelbook pull guide.ipynb -o new.jsonl --since 2025-06-01T00:00:00Z
 
-Exit 0 written, 1 server error, 2 not published yet or a bad output name.
+The server: the one project.json records (with the key of its local data dir), unless
+ARGILLA_API_URL / ARGILLA_API_KEY or --data-dir say otherwise.
+Exit 0 written, 1 server error, 2 not published yet, a damaged gold or project file, a bad
+output name or --since.
 """
 
 

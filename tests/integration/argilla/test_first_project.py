@@ -225,6 +225,15 @@ def test_an_empty_roster_is_refused_and_the_workspace_keeps_its_annotators(
         workspace = conn.request("GET", f"/api/v1/datasets/{result.dataset_id}")["workspace_id"]
         members = conn.request("GET", f"/api/v1/workspaces/{workspace}/users")["items"]
     assert "fp-keep-1" in {m["username"] for m in members}
+    bare = tmp_path / "bare.csv"
+    bare.write_text("username\nfp-keep-1\nfp-keep-2\n")
+    done = CliRunner().invoke(main, ["publish", str(notebook), "--annotators", str(bare)], env=env(lb_server))
+    assert done.exit_code == 0, done.output
+    assert f"warning: {bare}, row 1 (line 2): no vendor for 'fp-keep-1'; keeping 'acme'" in done.output
+    assert (
+        f"warning: {bare}: no vendor for 'fp-keep-2' (row 2) (the roster has no 'vendor' column)"
+        in done.output
+    )
 
 
 def test_bad_files_exit_2_naming_file_and_row_before_any_upload(tmp_path: Path, lb_server: Any) -> None:
