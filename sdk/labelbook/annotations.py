@@ -6,7 +6,8 @@ Columns (in this order):
     argilla_record_id   the record's id in Argilla
     question            the question's name
     annotator           the annotator's username (not Argilla's user UUID)
-    vendor              the annotator's vendor or group, from the roster ("" when unknown)
+    vendor              the annotator's vendor or group, from the roster live when they answered
+                        ("" when unknown)
     value               the answer as a native value: str, int, list (multi-label, ranking, spans)
     status              submitted, draft or discarded
     submitted_at        when the response was last saved (UTC)
@@ -108,11 +109,26 @@ def since(annotations: pd.DataFrame, moment: datetime | str) -> pd.DataFrame:
 
 
 def wide(annotations: pd.DataFrame) -> pd.DataFrame:
-    """One row per record × annotator, one column per question (the value)."""
-    keys = [c for c in annotations.columns if c not in ("question", "value")]
-    table = annotations.set_index([*keys, "question"])["value"].unstack("question")
-    table.columns.name = None
-    return table.reset_index()
+    """One row per record × annotator, one column per question (the value), in the order questions first
+    appear; `field.*` and `metadata.*` columns (chats, lists) ride along without being part of the key."""
+    import pandas as pd
+
+    carried = [c for c in annotations.columns if str(c).startswith(("field.", "metadata."))]
+    keys = [c for c in annotations.columns if c not in ("question", "value", *carried)]
+    response = annotations.groupby(keys, sort=False, dropna=False).ngroup()
+    answers = (
+        pd.DataFrame(
+            {"_response": response, "question": annotations["question"], "value": annotations["value"]}
+        )
+        .set_index(["_response", "question"])["value"]
+        .unstack("question")
+    )
+    answers = answers[list(pd.unique(annotations["question"]))].astype(object)
+    answers = answers.where(answers.notna(), None)  # a question a response has no row for: None, not NaN
+    answers.columns.name = None
+    firsts = annotations.drop(columns=["question", "value"]).assign(_response=response)
+    firsts = firsts[~response.duplicated()].set_index("_response")
+    return firsts.join(answers).reset_index(drop=True)
 
 
 def _jsonable(value: Any) -> Any:
@@ -123,25 +139,88 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _as_text(value: Any) -> str | None:
+    """An answer as the text a person would write: a label as is, 4 for a rating, JSON for a list."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if _is_number(value):
+        return str(value)
+    return json.dumps(_jsonable(value), ensure_ascii=False)
+
+
+def _typed(series: pd.Series, suffix: str) -> pd.Series:
+    """One object column with one real type: strings, numbers, booleans, lists (parquet), else JSON text."""
+    import pandas as pd
+
+    present = [v for v in series if v is not None]
+    if all(isinstance(v, str) for v in present):
+        return series
+    if all(isinstance(v, bool) for v in present):
+        return series.astype("boolean")
+    if all(_is_number(v) for v in present):
+        kind = "Int64" if all(isinstance(v, int) for v in present) else "Float64"
+        return pd.Series(pd.array(list(series), dtype=kind), index=series.index)
+    if suffix == ".parquet" and all(isinstance(v, list | dict) for v in present):
+        import pyarrow as pa
+
+        try:  # lists of strings, spans, chats: real lists and structs in parquet
+            pa.array(series, from_pandas=True)
+            return series
+        except (pa.ArrowException, TypeError, ValueError):
+            pass
+    return pd.Series([_as_text(v) for v in series], index=series.index, dtype=object)
+
+
+def _file_columns(annotations: pd.DataFrame, suffix: str) -> pd.DataFrame:
+    """The frame as .parquet and .csv hold it: every column one type, the long form's answer split by kind.
+
+    In the long form (a `question` column), `value` holds every answer as text (a label or text answer
+    as it is, a rating as its number, a list as JSON) so that files merge on it; `value_number` holds
+    ratings as numbers and `value_list` multi-label and ranking answers as lists (JSON text in CSV).
+    """
+    import pandas as pd
+
+    out = annotations.copy()
+    for column in out.columns:
+        if column == "value" and "question" in out.columns:
+            values = list(out["value"])
+            numbers = [v if _is_number(v) else None for v in values]
+            lists = [
+                list(v) if isinstance(v, list) and all(isinstance(i, str) for i in v) else None
+                for v in values
+            ]
+            out["value"] = pd.Series([_as_text(v) for v in values], index=out.index, dtype=object)
+            position = list(out.columns).index("value") + 1
+            number_column = (
+                _typed(pd.Series(numbers, index=out.index, dtype=object), suffix)
+                if any(v is not None for v in numbers)
+                else pd.Series(pd.array([None] * len(out), dtype="Int64"), index=out.index)  # one type always
+            )
+            out.insert(position, "value_number", number_column)
+            out.insert(
+                position + 1, "value_list", _typed(pd.Series(lists, index=out.index, dtype=object), suffix)
+            )
+        elif out[column].dtype == object and column not in ("value_number", "value_list"):
+            out[column] = _typed(out[column], suffix)
+    return out
+
+
 def write(annotations: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
-    """Write to .parquet, .csv or .jsonl (atomically). Mixed-type answer columns are stored as JSON
-    text in parquet and CSV (`json.loads` gives the value back); .jsonl keeps native values."""
+    """Write to .parquet, .csv or .jsonl (atomically); .jsonl keeps native values, and .parquet and .csv
+    give every column one type (see `_file_columns`: `value` as text, `value_number`, `value_list`)."""
     import tempfile
 
     target = Path(path)
     suffix = target.suffix.lower()
     if suffix not in (".parquet", ".csv", ".jsonl"):
         raise LabelbookError(f"{target}: write annotations to a .parquet, .csv or .jsonl file.")
-    out = annotations.copy()
-    if suffix != ".jsonl":
-        for column in out.columns:
-            if out[column].dtype != object:
-                continue
-            kinds = {type(v) for v in out[column] if v is not None}
-            if len(kinds) > 1 or kinds - {str}:
-                out[column] = [
-                    None if v is None else json.dumps(_jsonable(v), ensure_ascii=False) for v in out[column]
-                ]
+    out = annotations if suffix == ".jsonl" else _file_columns(annotations, suffix)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)

@@ -551,7 +551,9 @@ dataset that has the old one unless --new-dataset.
 
 \b
 Records (.jsonl, .csv, .parquet): a column per field, `id` for the stable id (else a hash of the
-content), metadata columns by name, suggestions in `<question>.suggestion[.score|.agent]`.
+content), metadata columns by name, suggestions in `<question>.suggestion[.score|.agent]`;
+--mapping COLUMN=FIELD reads a column of another name. Every problem of the records, roster and
+gold is reported at once, each with its file and row, before anything is uploaded.
 Publishing the same rows again adds nothing; a publish that was interrupted resumes when run again.
 Rows whose id is published but whose content changed are reported and left; --update overwrites them.
 
@@ -562,7 +564,8 @@ Examples:
   labelbook publish guide.ipynb --version 2.0.0 --new-dataset --records records.jsonl
   labelbook publish guide.ipynb --records fixed-records.jsonl --update
 
-The server: ARGILLA_API_URL / ARGILLA_API_KEY, else the local `labelbook server start` one.
+The server: ARGILLA_API_URL / ARGILLA_API_KEY, else the one the project was last published to
+(project.json), else the local `labelbook server start` one.
 New annotators' passwords are printed once and kept in <notebook>.labelbook/credentials.csv (0600).
 Exit 0 published, 1 refused or server error, 2 unusable input (nothing was uploaded).
 """
@@ -595,6 +598,13 @@ Exit 0 published, 1 refused or server error, 2 unusable input (nothing was uploa
     help="Share of the queue that is gold (e.g. 0.05). [default: every gold record]",
 )
 @click.option("--id-column", default="id", show_default=True, help="Column holding the stable record id.")
+@click.option(
+    "--mapping",
+    "mappings",
+    multiple=True,
+    metavar="COLUMN=FIELD",
+    help="Read a records column into a field, metadata property or <question>.suggestion (repeatable).",
+)
 @click.option("--new-dataset", is_flag=True, help="Start a new dataset for an incompatible (major) release.")
 @click.option(
     "--update",
@@ -614,21 +624,35 @@ def publish_command(
     gold: Path | None,
     gold_rate: float | None,
     id_column: str,
+    mappings: tuple[str, ...],
     new_dataset: bool,
     update: bool,
     data_dir: Path | None,
 ) -> None:
     from labelbook.errors import BackendError, RecordsError, ReleaseError, TaskError
 
+    mapping = {}
+    for item in mappings:
+        column, sep, target = item.partition("=")
+        if not sep or not column.strip() or not target.strip():
+            _unusable(
+                LabelbookError(
+                    f"--mapping {item!r}: write it as COLUMN=FIELD, e.g. --mapping text=instruction."
+                )
+            )
+        mapping[column.strip()] = target.strip()
+
     try:
         from labelbook.argilla import publish
+        from labelbook.argilla.roster import RosterWarning
     except ImportError as err:  # argilla is in the `server` extra
         _unusable(
             LabelbookError(f"publishing needs the argilla SDK: pip install 'labelbook[server]' ({err}).")
         )
     try:
-        with warnings.catch_warnings():  # the summary below says it, in colour
+        with warnings.catch_warnings(record=True) as caught:  # the summary below says them, in colour
             warnings.simplefilter("ignore", ChangedRecordsWarning)
+            warnings.simplefilter("always", RosterWarning)
             result = publish(
                 notebook,
                 records=records,
@@ -639,6 +663,7 @@ def publish_command(
                 gold=gold,
                 gold_rate=gold_rate,
                 id_column=id_column,
+                mapping=mapping or None,
                 new_dataset=new_dataset,
                 update=update,
                 data_dir=data_dir,
@@ -667,6 +692,9 @@ def publish_command(
         click.secho(f"  {result.changed_message}", fg="yellow")
     if result.ignored_columns:
         click.echo(f"  not uploaded (not fields or metadata): {', '.join(result.ignored_columns)}")
+    for warning in caught:
+        if issubclass(warning.category, RosterWarning):
+            click.secho(f"  warning: {warning.message}", fg="yellow")
     if result.roster is not None:
         roster = result.roster
         click.echo(
@@ -689,7 +717,9 @@ PULL_HELP = """Pull the annotations of the published dataset into a file (.parqu
 The tidy form has one row per record × annotator × question: record_id, argilla_record_id,
 question, annotator (username), vendor, value, status, submitted_at (UTC), release (the one
 live when the response was saved), is_gold. --wide gives one row per record × annotator with a
-column per question. In .parquet and .csv, answers of mixed types are stored as JSON text.
+column per question. In .parquet and .csv every column has one type: in the tidy form `value` is
+the answer as text (a label as is, a rating as its number, a list as JSON: files merge on it),
+`value_number` the ratings as numbers, `value_list` multi-label and ranking answers as lists.
 
 \b
 Examples:
@@ -697,7 +727,10 @@ Examples:
   labelbook pull guide.ipynb -o wide.csv --wide --fields
   labelbook pull guide.ipynb -o new.jsonl --since 2025-06-01T00:00:00Z
 
-Exit 0 written, 1 server error, 2 not published yet or a bad output name.
+The server: the one project.json records (with the key of its local data dir), unless
+ARGILLA_API_URL / ARGILLA_API_KEY or --data-dir say otherwise.
+Exit 0 written, 1 server error, 2 not published yet, a damaged gold or project file, a bad
+output name or --since.
 """
 
 
@@ -726,6 +759,15 @@ def pull_command(
 
     if output.suffix.lower() not in (".parquet", ".csv", ".jsonl"):
         _unusable(LabelbookError(f"{output}: write annotations to a .parquet, .csv or .jsonl file."))
+    if since is not None:
+        import pandas as pd
+
+        try:
+            pd.Timestamp(since)
+        except ValueError as err:
+            _unusable(
+                LabelbookError(f"--since {since!r}: not a time ({err}); write it like 2025-06-01T00:00:00Z.")
+            )
     try:
         from labelbook import annotations as tidy
         from labelbook.argilla import Project
@@ -737,10 +779,6 @@ def pull_command(
         _fail(err)
     except LabelbookError as err:
         _unusable(err)
-    except ValueError as err:  # a --since pandas cannot read
-        _unusable(
-            LabelbookError(f"--since {since!r}: not a time ({err}); write it like 2025-06-01T00:00:00Z.")
-        )
     what = "rows (record × annotator)" if wide else "rows (record × annotator × question)"
     click.echo(f"wrote {len(frame)} {what} to {output}")
 

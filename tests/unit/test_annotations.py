@@ -78,7 +78,57 @@ def test_write_round_trips(tmp_path: Path, suffix: str) -> None:
         assert back[1]["value"] == ["x", "y"]
     else:
         back_frame = pd.read_parquet(path) if suffix == ".parquet" else pd.read_csv(path)
-        assert json.loads(back_frame["value"][1]) == ["x", "y"]
+        assert back_frame["value"][0] == "a"
+        listed = back_frame["value_list"][1]
+        assert (list(listed) if suffix == ".parquet" else json.loads(listed)) == ["x", "y"]
+
+
+def mixed() -> pd.DataFrame:
+    data = columns()
+    data["question"] = ["label", "stars", "tags", "note"]
+    data["value"] = ["a", 4, ["x", "y"], "free text, with a comma"]
+    return tidy.frame(data, extra={"field.chat": [[{"role": "user", "content": "hi"}]] * 4})
+
+
+def test_parquet_gives_every_answer_its_own_type_without_json() -> None:
+    out = tidy._file_columns(mixed(), ".parquet")
+    assert out["value"].tolist() == ["a", "4", '["x", "y"]', "free text, with a comma"]
+    assert out["value_number"].tolist() == [pd.NA, 4, pd.NA, pd.NA]
+    assert out["value_list"].tolist() == [None, None, ["x", "y"], None]
+    assert str(out["value_number"].dtype) == "Int64"
+    assert out["field.chat"][0] == [{"role": "user", "content": "hi"}]  # a list of structs in parquet
+
+
+def test_the_typed_columns_are_there_when_a_task_has_labels_only(tmp_path: Path) -> None:
+    data = columns()
+    data["question"] = ["label"] * 4
+    data["value"] = ["a", "b", None, "a"]
+    back = pd.read_parquet(tidy.write(tidy.frame(data), tmp_path / "labels.parquet"))
+    assert back["value"].tolist()[:2] == ["a", "b"]
+    assert str(back["value_number"].dtype) == "Int64" and back["value_number"].isna().all()
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".csv"])
+def test_a_written_pull_merges_with_a_gold_file_on_value(tmp_path: Path, suffix: str) -> None:
+    read = pd.read_parquet if suffix == ".parquet" else pd.read_csv
+    pulled = read(tidy.write(mixed(), tmp_path / f"pulled{suffix}"))
+    gold = pd.DataFrame(
+        {
+            "record_id": ["r1", "r1", "r2", "r2"],
+            "question": ["label", "stars", "tags", "note"],
+            "value": ["a", 4, ["x", "y"], "other"],
+        }
+    )
+    gold = read(tidy.write(gold, tmp_path / f"gold{suffix}"))
+    merged = pd.merge(pulled, gold, on=["record_id", "question", "value"])
+    assert merged["question"].tolist() == ["label", "stars", "tags"]
+
+
+def test_wide_keeps_chat_fields_beside_the_answers() -> None:
+    wide = tidy.wide(mixed())
+    assert list(wide.columns[-4:]) == ["label", "stars", "tags", "note"]
+    assert wide["field.chat"].tolist() == [[{"role": "user", "content": "hi"}]] * 2
+    assert wide["stars"].tolist() == [4, None]
 
 
 def test_records_are_validated_with_row_numbers_and_get_stable_ids() -> None:

@@ -4,7 +4,8 @@
     project = labelbook.Project.open("guide.ipynb")
     annotations = project.annotations()        # the tidy frame, see labelbook.annotations
 
-Modules: `settings` (Task → dataset settings), `records` (reading, ids, validation), `publish`,
+Modules: `settings` (Task → dataset settings), `records` (reading, ids, validation), `inputs`
+(every input of a publish checked together), `publish`,
 `roster`, `project` (reconnect and pull), `state` (what is kept beside the notebook), `_client`
 (the connection and the one place argilla's and httpx's errors become BackendError).
 """
@@ -14,6 +15,6 @@ from __future__ import annotations
 from labelbook.argilla._client import Connection, connect
 from labelbook.argilla.project import Project
 from labelbook.argilla.publish import PublishResult, publish
-from labelbook.argilla.roster import RosterChanges
+from labelbook.argilla.roster import RosterChanges, RosterWarning
 
-__all__ = ["Connection", "Project", "PublishResult", "RosterChanges", "connect", "publish"]
+__all__ = ["Connection", "Project", "PublishResult", "RosterChanges", "RosterWarning", "connect", "publish"]

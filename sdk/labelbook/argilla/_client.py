@@ -29,6 +29,12 @@ class Connection:
     """The server's base URL, e.g. http://127.0.0.1:6900."""
     api_key: str = field(repr=False)
     """The API key requests are made with."""
+    data_dir: str | None = None
+    """The local server's data dir, when the key is the one `labelbook server start` made there."""
+    key_from: str = "ARGILLA_API_KEY"
+    """Where the key came from, for messages: `ARGILLA_API_KEY`, `given`, or the local server's data dir."""
+    url_from: str = "given"
+    """Where the URL came from, for messages: `given`, `ARGILLA_API_URL`, `project.json` or `local`."""
     _client: Any = field(default=None, repr=False)
     _http: httpx.Client | None = field(default=None, repr=False)
 
@@ -75,21 +81,19 @@ class Connection:
         except BackendError:
             raise
         except httpx.TransportError as err:
-            raise BackendError(
-                f"cannot reach the Argilla server at {self.url} ({type(err).__name__}: {err}); {START_HINT}."
-            ) from err
+            raise BackendError(_unreachable(self, err)) from err
         except httpx.HTTPStatusError as err:
-            raise _status_error(self.url, err.response, doing) from err
+            raise _status_error(self.url, err.response, doing, self.key_from) from err
         except Exception as err:
             from argilla._exceptions import ArgillaCredentialsError
             from argilla._exceptions._api import ArgillaAPIError
 
             if isinstance(err, ArgillaCredentialsError):
-                raise BackendError(_wrong_key(self.url)) from err
+                raise BackendError(_wrong_key(self.url, self.key_from)) from err
             if isinstance(err, ArgillaAPIError):
                 status = getattr(err, "status_code", 500)
                 if status == 401:
-                    raise BackendError(_wrong_key(self.url)) from err
+                    raise BackendError(_wrong_key(self.url, self.key_from)) from err
                 what = f" while {doing}" if doing else ""
                 raise BackendError(f"Argilla at {self.url} answered {status}{what}: {err}") from err
             raise
@@ -99,22 +103,55 @@ class Connection:
         with self.errors(doing):
             response = self.http.request(method, path, **kwargs)
             if response.status_code >= 400:
-                raise _status_error(self.url, response, doing)
+                raise _status_error(self.url, response, doing, self.key_from)
             if not response.content:
                 return None
             return response.json()
 
 
-def _wrong_key(url: str) -> str:
+def _unreachable(connection: Connection, err: Exception) -> str:
+    cause = f"({type(err).__name__}: {err})"
+    where = connection.url
+    if connection.url_from == "ARGILLA_API_URL":
+        return (
+            f"cannot reach the Argilla server at {where}, from ARGILLA_API_URL {cause}: start that server or "
+            "correct ARGILLA_API_URL; unset it to use the local server of `labelbook server start`."
+        )
+    if connection.url_from == "project.json":
+        return (
+            f"cannot reach the Argilla server at {where}, recorded in the project's project.json {cause}: "
+            "start it (for a local one, `labelbook server start --data-dir DIR` with the data dir it was "
+            "started with), or set ARGILLA_API_URL / pass --data-dir to pull from another."
+        )
+    if connection.url_from == "local":
+        return (
+            f"cannot reach the local Argilla server at {where} (data dir {connection.data_dir}) {cause}, "
+            "though its state says running: restart it with `labelbook server stop` and `labelbook server "
+            "start`."
+        )
+    return f"cannot reach the Argilla server at {where} {cause}; {START_HINT}."
+
+
+def _wrong_key(url: str, key_from: str = "ARGILLA_API_KEY") -> str:
+    refused = f"the Argilla server at {url} refused the API key (401 Unauthorized)"
+    if key_from == "ARGILLA_API_KEY":
+        return (
+            f"{refused}, from ARGILLA_API_KEY: check ARGILLA_API_KEY, or for the local server unset it so "
+            "labelbook reads the key `labelbook server start` made."
+        )
+    if key_from == "given":
+        return f"{refused}, the one given (api_key=): pass an owner's API key of that server."
     return (
-        f"the Argilla server at {url} refused the API key (401 Unauthorized): check ARGILLA_API_KEY, or "
-        "for the local server unset it so labelbook reads the key `labelbook server start` made."
+        f"{refused}, the one `labelbook server start` made in {key_from}: another server answers at that "
+        "address; stop it, or set ARGILLA_API_KEY to its key."
     )
 
 
-def _status_error(url: str, response: httpx.Response, doing: str) -> BackendError:
+def _status_error(
+    url: str, response: httpx.Response, doing: str, key_from: str = "ARGILLA_API_KEY"
+) -> BackendError:
     if response.status_code == 401:
-        return BackendError(_wrong_key(url))
+        return BackendError(_wrong_key(url, key_from))
     try:
         detail: Any = response.json().get("detail", response.text)
     except ValueError:
@@ -128,26 +165,86 @@ def _status_error(url: str, response: httpx.Response, doing: str) -> BackendErro
     return BackendError(f"Argilla at {url} answered {response.status_code}{what}: {str(detail)[:500]}{hint}")
 
 
+def _same_server(a: str, b: str) -> bool:
+    def norm(url: str) -> str:
+        return url.rstrip("/").replace("://localhost:", "://127.0.0.1:")
+
+    return norm(a) == norm(b)
+
+
 def connect(
-    api_url: str | None = None, api_key: str | None = None, *, data_dir: str | os.PathLike[str] | None = None
+    api_url: str | None = None,
+    api_key: str | None = None,
+    *,
+    data_dir: str | os.PathLike[str] | None = None,
+    recorded_url: str | None = None,
+    recorded_data_dir: str | os.PathLike[str] | None = None,
+    purpose: str = "connect to",
 ) -> Connection:
     """Connect as the argilla SDK would: explicit arguments, then ARGILLA_API_URL / ARGILLA_API_KEY,
-    then the local server started by `labelbook server start` (its data dir, default per-user)."""
-    url = api_url or os.environ.get("ARGILLA_API_URL")
-    key = api_key or os.environ.get("ARGILLA_API_KEY")
-    if not url or not key:
-        from labelbook import server
+    then the server a project recorded (`recorded_url`), with the key of the local server started by
+    `labelbook server start` (`data_dir`, else the recorded one, else the default per-user one).
 
-        info = server.status(Path(data_dir) if data_dir is not None else None)
-        if info.state != "running" or info.url is None or info.credentials is None:
-            where = f" (data dir {info.data_dir})" if data_dir is not None else ""
-            raise BackendError(
-                f"no Argilla server to publish to: ARGILLA_API_URL is not set and the local server is "
-                f"{info.state}{where}; {START_HINT}."
-            )
-        url = url or info.url
-        key = key or info.credentials.api_key
-    connection = Connection(url.rstrip("/"), key)
+    When no server can be reached the message says where the URL and key were looked for and what
+    was found (which variables are set, which local server is running where)."""
+    from labelbook import server
+
+    env_url, env_key = os.environ.get("ARGILLA_API_URL"), os.environ.get("ARGILLA_API_KEY")
+    if data_dir is not None:  # an explicit local server wins over the one a project recorded
+        recorded_url = recorded_data_dir = None
+    url = api_url or env_url or recorded_url
+    source = (
+        "given"
+        if api_url
+        else "ARGILLA_API_URL"
+        if env_url
+        else "recorded in the project's project.json"
+        if recorded_url
+        else ""
+    )
+    key = api_key or env_key
+    local_dir: str | None = None
+    found: list[str] = []
+    if not url or not key:
+        candidates: list[Path | None] = (
+            [Path(data_dir)]
+            if data_dir is not None
+            else [*([Path(recorded_data_dir)] if recorded_data_dir else []), None]
+        )
+        checked: set[Path] = set()
+        for candidate in candidates:
+            info = server.status(candidate)
+            if info.data_dir in checked:
+                continue
+            checked.add(info.data_dir)
+            running = info.state == "running" and info.url is not None and info.credentials is not None
+            if running and info.url is not None and (url is None or _same_server(url, info.url)):
+                url = url or info.url
+                key = key or (info.credentials.api_key if info.credentials else None)
+                local_dir = str(info.data_dir)
+                break
+            if running:
+                found.append(f"the local server of {info.data_dir} runs at {info.url}, not at {url}")
+            else:
+                found.append(f"the local server of {info.data_dir} is {info.state}")
+    if not url:
+        keyed = " (ARGILLA_API_KEY is set)" if env_key and not api_key else ""
+        raise BackendError(
+            f"no Argilla server to {purpose}: ARGILLA_API_URL is not set{keyed} and {'; '.join(found)}; "
+            f"{START_HINT}."
+        )
+    if not key:
+        raise BackendError(
+            f"no API key for the Argilla server at {url} ({source}): ARGILLA_API_KEY is not set, and "
+            f"{'; '.join(found)}. "
+            "Set ARGILLA_API_KEY to an owner's API key of that server, or start its local server with "
+            "`labelbook server start --data-dir DIR` (or pass --data-dir)."
+        )
+    key_from = "given" if api_key else "ARGILLA_API_KEY" if env_key else str(local_dir)
+    url_from = {"given": "given", "ARGILLA_API_URL": "ARGILLA_API_URL", "": "local"}.get(
+        source, "project.json"
+    )
+    connection = Connection(url.rstrip("/"), key, data_dir=local_dir, key_from=key_from, url_from=url_from)
     try:
         connection.request("GET", "/api/v1/me", doing="checking the API key")
     except BaseException:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from labelbook.argilla._client import Connection, connect
+from labelbook.argilla.roster import roster_versions, vendors_at
 from labelbook.argilla.state import ProjectState, read_gold, state_dir
 from labelbook.errors import LabelbookError
 from labelbook.releases import deployments, store_path
@@ -64,7 +65,15 @@ class Project:
                 f"{notebook}: not published yet ({folder / 'project.json'} is missing); "
                 f"run `labelbook publish {notebook} --records FILE` first."
             )
-        return cls(notebook, state, connect(api_url, api_key, data_dir=data_dir))
+        connection = connect(
+            api_url,
+            api_key,
+            data_dir=data_dir,
+            recorded_url=state.server_url,
+            recorded_data_dir=state.data_dir,
+            purpose="pull from",
+        )
+        return cls(notebook, state, connection)
 
     def close(self) -> None:
         """Close the connection."""
@@ -142,7 +151,6 @@ class Project:
         task = Task.from_json(task_path.read_text(encoding="utf-8"), source=str(task_path))
         kinds = {q.name: q.kind for q in task.questions}
         names = self._usernames()
-        vendors = self.state.vendors
         gold = set(read_gold(state_dir(store_path(self.notebook))))
         records = self._records()
         field_names = [f.name for f in task.fields] if fields is True else list(fields or [])
@@ -166,7 +174,7 @@ class Project:
                     argilla_id.append(record["id"])
                     question_col.append(question)
                     annotator.append(user)
-                    vendor.append(vendors.get(user, ""))
+                    vendor.append("")
                     value_col.append(_value(kinds.get(question, ""), holder.get("value")))
                     status_col.append(response["status"])
                     at_col.append(response["updated_at"])
@@ -179,6 +187,9 @@ class Project:
             (d.at, d.version) for d in deployments(self.notebook) if d.dataset_id == self.state.dataset_id
         ]
         out = tidy.frame(cols, deployments=live, extra=extra)
+        # Each answer keeps the vendor of the roster live when it was saved, not today's roster's.
+        versions = roster_versions(state_dir(store_path(self.notebook)), self.state.roster)
+        out["vendor"] = vendors_at(out["annotator"], out["submitted_at"], versions)
         if since is not None:
             out = tidy.since(out, since)
         return tidy.wide(out) if wide else out

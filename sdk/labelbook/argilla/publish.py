@@ -26,8 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from labelbook.argilla._client import Connection, connect
-from labelbook.argilla.records import RecordsSource, Suggest, interleave, prepare, read_answers
-from labelbook.argilla.roster import RosterChanges, read_roster, sync_roster
+from labelbook.argilla.inputs import check as check_inputs
+from labelbook.argilla.records import RecordsSource, Suggest, interleave
+from labelbook.argilla.roster import RosterChanges, record_roster, sync_roster
 from labelbook.argilla.settings import (
     dataset_payload,
     field_payload,
@@ -38,7 +39,7 @@ from labelbook.argilla.settings import (
     question_settings,
 )
 from labelbook.argilla.state import ProjectState, read_gold, state_dir, write_gold
-from labelbook.errors import BackendError, ChangedRecordsWarning, RecordsError, ReleaseError
+from labelbook.errors import BackendError, ChangedRecordsWarning, ReleaseError
 from labelbook.releases import Release, Version, deployments, latest_release, open_release, record_deployment
 from labelbook.task import Task
 
@@ -344,34 +345,30 @@ def publish(
     task = Task.from_json(release.text("task.json"), source=str(release.path / "task.json"))
     guidelines = release.text("guide.md")
 
-    # 1. Validate everything before the first request.
-    prepared = (
-        prepare(
-            task,
-            records,
-            mapping=mapping,
-            id_column=id_column,
-            suggest=suggest,
-            suggestion_agent=suggestion_agent,
-        )
-        if records is not None
-        else None
+    # 1. Validate everything before the first request: every problem of every input, in one error.
+    given = check_inputs(
+        task,
+        records,
+        annotators,
+        gold,
+        folder=folder,
+        mapping=mapping,
+        id_column=id_column,
+        suggest=suggest,
+        suggestion_agent=suggestion_agent,
     )
-    roster = read_roster(annotators) if annotators is not None else None
-    gold_answers = read_answers(task, gold, id_column=id_column) if gold is not None else {}
-    if gold_answers:
-        known = set(prepared.ids) if prepared else set()
-        strangers = [g for g in gold_answers if g not in known]
-        if strangers:
-            raise RecordsError(
-                "gold answers for records that are not among the records published: "
-                f"{', '.join(strangers[:5])}"
-                f"{'…' if len(strangers) > 5 else ''}. Put the gold records in the records file too "
-                "(their answers stay local; only the record is uploaded)."
-            )
+    prepared, roster, gold_answers = given.prepared, given.roster, given.gold
 
     owned = connection is None
-    conn = connection or connect(api_url, api_key, data_dir=data_dir)
+    recorded = ProjectState.read(folder)  # publish again where the project lives, unless told otherwise
+    conn = connection or connect(
+        api_url,
+        api_key,
+        data_dir=data_dir,
+        recorded_url=recorded.server_url if recorded else None,
+        recorded_data_dir=recorded.data_dir if recorded else None,
+        purpose="publish to",
+    )
     try:
         state = ProjectState.read(folder)
         # 2. Workspace and dataset.
@@ -434,6 +431,8 @@ def publish(
         # 3. Roster.
         if roster is not None:
             result.roster = sync_roster(conn, workspace_id, roster, folder)
+            # Answers from now on carry this roster's vendors; earlier ones keep theirs.
+            record_roster(folder, roster, at, previous=state.roster if state else None)
         # 4. Gold answers stay local; then the records.
         if gold_answers:
             write_gold(folder, {**read_gold(folder), **gold_answers})
@@ -463,6 +462,7 @@ def publish(
             dataset_id=dataset_id,
             version=str(release.version),
             roster=roster if roster is not None else previous,
+            data_dir=conn.data_dir,
         ).write(folder)
         return result
     finally:

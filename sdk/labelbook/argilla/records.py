@@ -64,8 +64,69 @@ def plain(value: Any) -> Any:
     return value
 
 
+def _not_utf8(path: Path, data: bytes, err: UnicodeDecodeError) -> RecordsError:
+    line = data[: err.start].count(b"\n") + 1
+    return RecordsError(
+        f"{path}, line {line}: not UTF-8 text (byte 0x{data[err.start]:02x}); save the file as UTF-8 "
+        "(in a spreadsheet: CSV UTF-8)."
+    )
+
+
+def _read_text(path: Path) -> str:
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise _not_utf8(path, data, err) from err
+
+
+def _read_csv(path: Path) -> list[dict[str, Any]]:
+    """CSV rows as dicts of text (empty cells None); a row with more or fewer cells than the header is
+    refused with its line, where pandas would fill or shift cells silently."""
+    import csv
+    import io
+
+    reader = csv.reader(io.StringIO(_read_text(path), newline=""))
+    try:
+        header = next(reader, None)
+        if header is None:
+            return []
+        header = [name.strip() for name in header]
+        rows: list[dict[str, Any]] = []
+        problems: list[str] = []
+        number = 0
+        for cells in reader:
+            if not cells:
+                continue
+            number += 1
+            if len(cells) != len(header):
+                problems.append(
+                    f"row {number} (line {reader.line_num}): {len(cells)} "
+                    f"cell{'s' if len(cells) != 1 else ''} for the {len(header)} columns of the header "
+                    f"({', '.join(header)})"
+                )
+                continue
+            rows.append(
+                {name: (cell if cell != "" else None) for name, cell in zip(header, cells, strict=True)}
+            )
+    except csv.Error as err:
+        raise RecordsError(f"{path}, line {reader.line_num}: not valid CSV ({err}).") from err
+    if problems:
+        shown = "\n  ".join(problems[:_SHOWN_PROBLEMS])
+        more = f"\n  …and {len(problems) - _SHOWN_PROBLEMS} more" if len(problems) > _SHOWN_PROBLEMS else ""
+        raise RecordsError(
+            f"{path}: {len(problems)} ragged row{'s' if len(problems) != 1 else ''} (quote cells that "
+            f"contain commas):\n  {shown}{more}",
+            [f"{path}, {problem}" for problem in problems],
+        )
+    return rows
+
+
 def read_rows(source: RecordsSource, what: str = "records") -> tuple[list[dict[str, Any]], str, int]:
-    """Rows as dicts, a name for messages, and the line offset (data row 1 is on line 1 + offset)."""
+    """Rows as dicts, a name for messages, and the line offset (data row 1 is on line 1 + offset).
+
+    A file that cannot be read (not UTF-8, ragged CSV, damaged parquet, not JSON) is a RecordsError
+    naming the file and the line."""
     if isinstance(source, str | os.PathLike):
         path = Path(source)
         suffix = path.suffix.lower()
@@ -73,33 +134,42 @@ def read_rows(source: RecordsSource, what: str = "records") -> tuple[list[dict[s
             raise RecordsError(f"{path}: no such file ({what}).")
         if suffix in (".jsonl", ".ndjson"):
             rows = []
-            with open(path, encoding="utf-8") as handle:
-                for number, line in enumerate(handle, 1):
-                    if not line.strip():
-                        continue
-                    try:
-                        row = json.loads(line)
-                    except json.JSONDecodeError as err:
-                        raise RecordsError(f"{path}, line {number}: not JSON ({err.msg}).") from err
-                    if not isinstance(row, dict):
-                        raise RecordsError(f"{path}, line {number}: expected a JSON object per line.")
-                    rows.append(row)
+            for number, line in enumerate(_read_text(path).splitlines(), 1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as err:
+                    raise RecordsError(f"{path}, line {number}: not JSON ({err.msg}).") from err
+                if not isinstance(row, dict):
+                    raise RecordsError(f"{path}, line {number}: expected a JSON object per line.")
+                rows.append(row)
             return rows, str(path), 0
         if suffix == ".json":
-            data = json.loads(path.read_text(encoding="utf-8"))
+            try:
+                data = json.loads(_read_text(path))
+            except json.JSONDecodeError as err:
+                raise RecordsError(f"{path}, line {err.lineno}: not JSON ({err.msg}).") from err
             if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
                 raise RecordsError(f"{path}: expected a JSON list of objects.")
             return data, str(path), 0
-        import pandas as pd
-
         if suffix == ".csv":
-            frame = pd.read_csv(path, dtype=object, keep_default_na=False, na_values=[""])
-            return _frame_rows(frame), str(path), 1
+            return _read_csv(path), str(path), 1
         if suffix in (".parquet", ".pq"):
-            return _frame_rows(pd.read_parquet(path)), str(path), 0
+            import pandas as pd
+            import pyarrow as pa
+
+            try:
+                frame = pd.read_parquet(path)
+            except (pa.ArrowException, OSError, ValueError) as err:
+                raise RecordsError(
+                    f"{path}: not a readable parquet file ({type(err).__name__}: {str(err)[:200]}); "
+                    "write it again, or give the rows as .csv or .jsonl."
+                ) from err
+            return _frame_rows(frame), str(path), 0
         raise RecordsError(f"{path}: unknown format {suffix!r}; use .csv, .jsonl, .json or .parquet.")
     if hasattr(source, "to_dict") and hasattr(source, "columns"):
-        return _frame_rows(source), "the DataFrame", 0
+        return _frame_rows(source), f"the {what} DataFrame", 0
     if isinstance(source, Iterable) and not isinstance(source, str | bytes | Mapping):
         rows = list(source)
         for i, row in enumerate(rows, 1):
@@ -148,7 +218,8 @@ def _coerce_metadata(item: Metadata, value: Any) -> Any:
     return value
 
 
-_CHAT_LIMIT = 20000  # argilla-server's longest message
+_CHAT_LIMIT = 20000  # argilla-server's longest message (longer ones are cut, and say so)
+CHAT_MAX_MESSAGES = 500  # argilla-server's most messages in one chat field (CHAT_FIELDS_MAX_MESSAGES)
 
 
 def _fence(text: str, info: str = "") -> str:
@@ -213,34 +284,98 @@ def prepare(
 ) -> Prepared:
     """Read, map, id and validate records; RecordsError lists every problem with its row number."""
     rows, name, offset = read_rows(source)
+    prepared, problems = check_records(
+        task,
+        rows,
+        name,
+        offset,
+        mapping=mapping,
+        id_column=id_column,
+        suggest=suggest,
+        suggestion_agent=suggestion_agent,
+    )
+    if problems:
+        raise problems_error(name, problems)
+    return prepared
+
+
+def problems_error(name: str, problems: Sequence[str], what: str = "") -> RecordsError:
+    """One RecordsError listing the first problems (all in `.problems`); nothing was uploaded."""
+    shown = "\n  ".join(problems[:_SHOWN_PROBLEMS])
+    more = f"\n  …and {len(problems) - _SHOWN_PROBLEMS} more" if len(problems) > _SHOWN_PROBLEMS else ""
+    count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
+    return RecordsError(
+        f"{name}: {count}{f' in the {what}' if what else ''}; nothing was uploaded:\n  {shown}{more}",
+        problems,
+    )
+
+
+def missing_column_hint(wanted: str, columns: Sequence[str], taken: set[str], option: str = "mapping") -> str:
+    """`; did you mean 'trajectry'? rename it, or --mapping trajectry=trajectory` for a near miss."""
+    import difflib
+
+    spare = [c for c in columns if c not in taken]
+    close = difflib.get_close_matches(wanted.lower(), [c.lower() for c in spare], n=1, cutoff=0.6)
+    if not close:
+        return (
+            f"; rename a column to {wanted!r}, or map one: --mapping COLUMN={wanted} "
+            f"(mapping={{'COLUMN': {wanted!r}}} in Python)"
+        )
+    column = next(c for c in spare if c.lower() == close[0])
+    if option != "mapping":
+        return f"; did you mean {column!r}? rename that column to {wanted!r}"
+    return (
+        f"; did you mean {column!r}? rename it, or map it: --mapping {column}={wanted} "
+        f"(mapping={{{column!r}: {wanted!r}}} in Python)"
+    )
+
+
+def check_records(
+    task: Task,
+    rows: list[dict[str, Any]],
+    name: str,
+    offset: int = 0,
+    *,
+    mapping: Mapping[str, str] | None = None,
+    id_column: str = "id",
+    suggest: Suggest | None = None,
+    suggestion_agent: str | None = None,
+) -> tuple[Prepared, list[str]]:
+    """The records that are fine, ready to upload, and every problem found (each with its row)."""
     mapping = dict(mapping or {})
     fields = {f.name: f for f in task.fields}
     metadata = {m.name: m for m in task.metadata}
     questions = {q.name: q for q in task.questions}
     targets = set(fields) | set(metadata)
-    for column, target in mapping.items():
-        base = target.split(".", 1)[0]
-        if target not in targets and not (base in questions and target.startswith(f"{base}.suggestion")):
-            raise RecordsError(
-                f"mapping {column!r} → {target!r}: {target!r} is not a field, metadata property or "
-                f"`<question>.suggestion` of task {task.name!r}; fields: {', '.join(fields)}."
-            )
+    problems: list[str] = []
+    if not rows:
+        return Prepared([], []), ["no records (the file has no rows)"]
     columns: list[str] = []
     for row in rows:
         for key in row:
             if key not in columns:
                 columns.append(key)
+    for column, target in mapping.items():
+        base = target.split(".", 1)[0]
+        if target not in targets and not (base in questions and target.startswith(f"{base}.suggestion")):
+            problems.append(
+                f"mapping {column}={target}: {target!r} is not a field, metadata property or "
+                f"`<question>.suggestion` of task {task.name!r} (fields: {', '.join(fields)})"
+            )
+        if column not in columns:
+            problems.append(
+                f"mapping {column}={target}: no column {column!r} (columns: {', '.join(columns)})"
+            )
     mapped = {column: mapping.get(column, column) for column in columns}
     present = set(mapped.values())
-    problems: list[str] = []
     for item in task.fields:
         if item.required and item.name not in present:
             problems.append(
-                f"no column for required field {item.name!r} (columns: {', '.join(columns) or 'none'}); "
-                f"rename one or pass mapping={{'<column>': {item.name!r}}}"
+                f"no column for required field {item.name!r} (columns: {', '.join(columns) or 'none'})"
+                + missing_column_hint(item.name, columns, present & targets | {id_column})
             )
     if problems:
-        raise RecordsError(f"{name}: {problems[0]}.", problems)
+        return Prepared([], []), problems
     ignored = [
         c for c in columns if mapped[c] not in targets and c != id_column and ".suggestion" not in mapped[c]
     ]
@@ -277,6 +412,11 @@ def prepare(
             task.validate_record(record_fields)
         except TaskError as err:
             problems.append(f"{where}: {err}")
+        else:
+            if not record_fields:  # argilla-server refuses a record without any field value
+                problems.append(
+                    f"{where}: no field has a value ({', '.join(fields)}); drop the row or fill one"
+                )
         for key, value in record_metadata.items():
             try:
                 metadata[key].validate_value(value)
@@ -332,6 +472,12 @@ def prepare(
             if isinstance(record_fields.get(chat.name), list):
                 with contextlib.suppress(TaskError):  # already reported by validate_record
                     record_fields[chat.name] = argilla_chat(chat, record_fields[chat.name])
+                if len(record_fields[chat.name]) > CHAT_MAX_MESSAGES:
+                    problems.append(
+                        f"{where}: field {chat.name!r} has {len(record_fields[chat.name])} messages; "
+                        f"argilla-server takes at most {CHAT_MAX_MESSAGES} per chat: split the conversation "
+                        "over several records, or merge consecutive tool steps into one message"
+                    )
         if record_id in seen:
             problems.append(
                 f"{where}: id {record_id!r} repeats {_where(seen[record_id], name, offset)}; use unique ids"
@@ -346,15 +492,7 @@ def prepare(
             body["suggestions"] = suggestion_payloads
         ids.append(record_id)
         payloads.append(body)
-    if problems:
-        shown = "\n  ".join(problems[:_SHOWN_PROBLEMS])
-        more = f"\n  …and {len(problems) - _SHOWN_PROBLEMS} more" if len(problems) > _SHOWN_PROBLEMS else ""
-        raise RecordsError(
-            f"{name}: {len(problems)} problem{'s' if len(problems) != 1 else ''}; nothing was uploaded:\n  "
-            f"{shown}{more}",
-            problems,
-        )
-    return Prepared(ids, payloads, ignored)
+    return Prepared(ids, payloads, ignored), problems
 
 
 def read_answers(
@@ -362,37 +500,81 @@ def read_answers(
 ) -> dict[str, dict[str, Any]]:
     """Expert answers: record id → {question: value}, validated against the task."""
     rows, name, offset = read_rows(source, what)
+    answers, problems = check_answers(task, rows, name, offset, id_column=id_column)
+    if problems:
+        raise problems_error(name, problems, f"{what} answers")
+    return answers
+
+
+def _answer(question: Question, value: Any) -> Any:
+    value = value if question.kind == "text" else _maybe_json(value)
+    if question.kind == "rating" and isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        value = int(value)
+    if question.kind == "rating" and isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return value
+
+
+def check_answers(
+    task: Task, rows: list[dict[str, Any]], name: str, offset: int = 0, *, id_column: str = "id"
+) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """Expert answers that are fine (record id → {question: value}) and every problem, each with its row."""
     questions = {q.name: q for q in task.questions}
     answers: dict[str, dict[str, Any]] = {}
     problems: list[str] = []
+    columns: list[str] = []
+    for row in rows:
+        columns.extend(key for key in row if key not in columns)
+    if not rows:
+        problems.append("no gold answers (the file has no rows)")
+    elif id_column not in columns:
+        problems.append(
+            f"no {id_column!r} column (columns: {', '.join(columns)}): each gold answer names the record it "
+            "answers" + missing_column_hint(id_column, columns, set(questions), option="rename")
+        )
+        return answers, problems
+    import difflib
+
+    for column in (c for c in columns if c != id_column and c not in questions):
+        close = difflib.get_close_matches(column, [q for q in questions if q not in columns], n=1, cutoff=0.6)
+        if close:
+            problems.append(
+                f"column {column!r} is not a question of task {task.name!r}; did you mean {close[0]!r}? "
+                f"rename the column (questions: {', '.join(questions)})"
+            )
+    seen: dict[str, int] = {}
     for number, row in enumerate(rows, 1):
         where = _where(number, name, offset)
         record_id = row.get(id_column)
         if record_id is None:
             problems.append(f"{where}: no {id_column!r}: each gold answer names the record it answers")
             continue
+        record_id = str(record_id)
+        if record_id in seen:
+            problems.append(
+                f"{where}: id {record_id!r} repeats {_where(seen[record_id], name, offset)}; "
+                "give each record one gold row"
+            )
+            continue
+        seen[record_id] = number
         given: dict[str, Any] = {}
+        wrong = False
         for key, value in row.items():
             if key in questions and value is not None:
-                value = value if questions[key].kind == "text" else _maybe_json(value)
-                if questions[key].kind == "rating" and isinstance(value, str) and value.isdigit():
-                    value = int(value)
-                if questions[key].kind == "rating" and isinstance(value, float) and value.is_integer():
-                    value = int(value)
+                value = _answer(questions[key], value)
                 try:
                     questions[key].validate_value(value)
                 except TaskError as err:
                     problems.append(f"{where}: {err}")
+                    wrong = True
                     continue
                 given[key] = value
-        if not given:
+        if not given and not wrong:
             problems.append(f"{where}: no answer to any question ({', '.join(questions)})")
             continue
-        answers[str(record_id)] = given
-    if problems:
-        shown = "\n  ".join(problems[:_SHOWN_PROBLEMS])
-        raise RecordsError(f"{name}: {len(problems)} problem(s) in the {what} answers:\n  {shown}", problems)
-    return answers
+        if given and not wrong:
+            answers[record_id] = given
+    return answers, problems
 
 
 def interleave(ids: Sequence[str], gold: set[str], rate: float | None) -> list[str]:

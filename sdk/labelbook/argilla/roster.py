@@ -10,52 +10,127 @@ from __future__ import annotations
 
 import re
 import secrets
+import warnings
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from labelbook.argilla._client import Connection
-from labelbook.argilla.records import RecordsSource, read_rows
+from labelbook.argilla.records import RecordsSource, missing_column_hint, read_rows
 from labelbook.argilla.state import Annotator, add_credentials
-from labelbook.errors import RecordsError
+from labelbook.errors import LabelbookError, RecordsError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 _USERNAME = re.compile(r"^(?!-|_)[A-Za-z0-9_-]+$")
 
 
-def read_roster(source: RecordsSource) -> list[Annotator]:
-    """Annotators from a roster table; RecordsError names the row of any bad entry."""
+class RosterWarning(UserWarning):
+    """A roster row without a vendor: accepted, and past answers keep the vendor they were made under."""
+
+
+def read_roster(source: RecordsSource, previous: list[Annotator] | None = None) -> list[Annotator]:
+    """Annotators from a roster table; RecordsError names the row of any bad entry. A person without a
+    vendor (or rate) keeps the one of the `previous` roster, with a RosterWarning."""
     rows, name, offset = read_rows(source, "roster")
+    roster, problems, notes = check_roster(rows, name, offset, previous or [])
+    if problems:
+        raise RecordsError(
+            f"{name}: {len(problems)} problem(s) in the roster; nothing was uploaded:\n  "
+            + "\n  ".join(problems),
+            problems,
+        )
+    for note in notes:
+        warnings.warn(note, RosterWarning, stacklevel=2)
+    return roster
+
+
+def check_roster(
+    rows: list[dict[str, Any]], name: str, offset: int = 0, previous: list[Annotator] | None = None
+) -> tuple[list[Annotator], list[str], list[str]]:
+    """The roster, every problem (each with its row) and the warnings (rows without a vendor).
+
+    Usernames are trimmed and compared without case (`Alice ` and `alice` are one person: refused,
+    both rows named). A missing or empty vendor or rate keeps the previous roster's for that person."""
     problems: list[str] = []
+    notes: list[str] = []
     roster: list[Annotator] = []
-    seen: set[str] = set()
+    columns: list[str] = []
+    for row in rows:
+        columns.extend(str(key) for key in row if key not in columns)
+    header = {c.strip().lower(): c for c in columns}
+    if not rows:
+        return (
+            [],
+            [
+                f"{name}: no annotators (the roster is empty); an empty roster would take every annotator "
+                "out of the workspace, so it is refused: list the annotators, or publish without --annotators"
+            ],
+            [],
+        )
+    if "username" not in header:
+        hint = missing_column_hint("username", columns, set(), option="rename")
+        if "did you mean" not in hint:
+            hint = "; name the column with the annotators' logins `username`"
+        return [], [f"{name}: no 'username' column (columns found: {', '.join(columns)}){hint}"], []
+    username_col = header["username"]
+    vendor_col = header.get("vendor") or header.get("group")
+    rate_col = header.get("rate")
+    before = {a.username.lower(): a for a in previous or []}
+    seen: dict[str, tuple[int, str]] = {}
+    missing_vendor: list[str] = []
     for number, row in enumerate(rows, 1):
-        where = f"row {number}" + (f" (line {number + offset})" if offset else "")
-        username = row.get("username")
-        if not isinstance(username, str) or not _USERNAME.match(username.strip()):
+        where = f"{name}, row {number}" + (f" (line {number + offset})" if offset else "")
+        raw = row.get(username_col)
+        username = raw.strip() if isinstance(raw, str) else raw
+        if not isinstance(username, str) or not _USERNAME.match(username):
             problems.append(
-                f"{where}: username {username!r} is not allowed: letters, digits, '-' and '_', "
+                f"{where}: username {raw!r} is not allowed: letters, digits, '-' and '_', "
                 "not starting with '-' or '_'"
             )
             continue
-        username = username.strip()
-        if username in seen:
-            problems.append(f"{where}: {username!r} is listed twice")
+        key = username.lower()
+        if key in seen:
+            first, spelled = seen[key]
+            same = "is listed twice" if spelled == username else f"and {spelled!r} are one person"
+            problems.append(
+                f"{where}: {username!r} {same} (row {first}; usernames are compared without case and "
+                "spaces): keep one row"
+            )
             continue
-        seen.add(username)
-        vendor = row.get("vendor") if row.get("vendor") is not None else row.get("group")
-        rate = row.get("rate")
+        seen[key] = (number, username)
+        old = before.get(key)
+        vendor = row.get(vendor_col) if vendor_col else None
+        vendor = str(vendor).strip() if vendor is not None else ""
+        if not vendor:
+            if old is not None and old.vendor:
+                vendor = old.vendor
+                notes.append(
+                    f"{where}: no vendor for {username!r}; keeping {vendor!r} from the previous roster"
+                )
+            else:
+                missing_vendor.append(f"{username!r} (row {number})")
+        rate: Any = row.get(rate_col) if rate_col else None
+        if isinstance(rate, str) and not rate.strip():
+            rate = None
         if rate is not None:
             try:
                 rate = float(rate)
             except (TypeError, ValueError):
                 problems.append(f"{where}: rate {rate!r} is not a number")
                 continue
-        roster.append(Annotator(username, str(vendor) if vendor is not None else "", rate))
-    if problems:
-        raise RecordsError(
-            f"{name}: {len(problems)} problem(s) in the roster:\n  " + "\n  ".join(problems), problems
+        elif old is not None:
+            rate = old.rate
+        roster.append(Annotator(username, vendor, rate))
+    if missing_vendor:
+        column = "" if vendor_col else " (the roster has no 'vendor' column)"
+        notes.append(
+            f"{name}: no vendor for {', '.join(missing_vendor)}{column}; their answers will show vendor '' "
+            "(answers made under an earlier roster keep the vendor they were made under)"
         )
-    return roster
+    return roster, problems, notes
 
 
 @dataclass
@@ -82,14 +157,14 @@ def sync_roster(
     """Make the workspace's annotators match the roster."""
     changes = RosterChanges()
     users = connection.request("GET", "/api/v1/users", doing="listing users")["items"]
-    by_name: dict[str, dict[str, Any]] = {u["username"]: u for u in users}
+    by_name: dict[str, dict[str, Any]] = {u["username"].lower(): u for u in users}  # `Alice` is `alice`
     members = connection.request(
         "GET", f"/api/v1/workspaces/{workspace_id}/users", doing="listing the workspace's users"
     )["items"]
     member_ids = {m["id"] for m in members}
-    wanted = {a.username for a in roster}
+    wanted = {a.username.lower() for a in roster}
     for annotator in roster:
-        user = by_name.get(annotator.username)
+        user = by_name.get(annotator.username.lower())
         if user is None:
             password = secrets.token_urlsafe(12)
             user = connection.request(
@@ -118,7 +193,7 @@ def sync_roster(
             )
             changes.added.append(annotator.username)
     for member in members:
-        if member["role"] == "annotator" and member["username"] not in wanted:
+        if member["role"] == "annotator" and member["username"].lower() not in wanted:
             connection.request(
                 "DELETE",
                 f"/api/v1/workspaces/{workspace_id}/users/{member['id']}",
@@ -126,3 +201,81 @@ def sync_roster(
             )
             changes.removed.append(member["username"])
     return changes
+
+
+ROSTERS = "rosters.jsonl"
+"""Every roster published, with the server's time it took effect: vendors and rates per roster version."""
+_BEFORE_ANY = datetime(1970, 1, 1, tzinfo=timezone.utc)  # the roster of project.json before this log
+
+
+def record_roster(
+    folder: Path, roster: list[Annotator], at: datetime, previous: list[Annotator] | None = None
+) -> Path:
+    """Append this roster version (one O_APPEND write), so answers made under it keep its vendors.
+    The first time, the `previous` roster (from project.json) is kept as the one live before it."""
+    import json
+    import os
+    from dataclasses import asdict
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / ROSTERS
+    versions = [(at, roster)]
+    if previous and not path.exists():
+        versions.insert(0, (_BEFORE_ANY, previous))
+    line = "".join(
+        json.dumps({"at": when.isoformat(), "roster": [asdict(a) for a in people]}, ensure_ascii=False) + "\n"
+        for when, people in versions
+    )
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        os.write(fd, line.encode("utf-8"))
+    finally:
+        os.close(fd)
+    return path
+
+
+def roster_versions(folder: Path, current: list[Annotator]) -> list[tuple[datetime, list[Annotator]]]:
+    """(from, roster) for every roster published, oldest first; before this log existed, `current` always."""
+    import json
+
+    path = folder / ROSTERS
+    if not path.is_file():
+        return [(_BEFORE_ANY, current)] if current else []
+    versions = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+            at = datetime.fromisoformat(entry["at"])
+            versions.append((at, [Annotator(**a) for a in entry["roster"]]))
+        except (ValueError, KeyError, TypeError) as err:
+            raise LabelbookError(
+                f"{path}, line {number}: damaged ({type(err).__name__}: {err}); remove that line."
+            ) from err
+    return sorted(versions, key=lambda version: version[0])
+
+
+def vendors_at(
+    annotators: pd.Series, times: pd.Series, versions: list[tuple[datetime, list[Annotator]]]
+) -> pd.Series:
+    """Each answer's vendor: the annotator's vendor in the roster live when it was saved (the first
+    roster that lists them for answers older than it; '' for people on no roster)."""
+    import pandas as pd
+
+    from labelbook.annotations import attribute_releases
+
+    out = pd.Series([""] * len(annotators), index=annotators.index, dtype=object)
+    keys = annotators.astype(str).str.lower()
+    for key, rows in keys.groupby(keys, sort=False).groups.items():
+        live = [
+            (at, person.vendor)
+            for at, roster in versions
+            for person in roster
+            if person.username.lower() == key
+        ]
+        if not live:
+            continue
+        found = attribute_releases(times.loc[rows], live)
+        out.loc[rows] = found.where(found.notna(), min(live, key=lambda v: v[0])[1])
+    return out

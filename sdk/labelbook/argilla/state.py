@@ -79,6 +79,8 @@ class ProjectState:
     """The release live in the dataset."""
     roster: list[Annotator] = field(default_factory=list)
     """The annotators last published (username, vendor, rate)."""
+    data_dir: str | None = None
+    """The local server's data dir when published to `labelbook server start`'s server (for its key)."""
 
     @classmethod
     def read(cls, folder: Path) -> ProjectState | None:
@@ -112,10 +114,16 @@ def read_gold(folder: Path) -> dict[str, dict[str, Any]]:
     if not path.is_file():
         return {}
     out: dict[str, dict[str, Any]] = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
         if line.strip():
-            entry = json.loads(line)
-            out[str(entry["id"])] = dict(entry["answers"])
+            try:
+                entry = json.loads(line)
+                out[str(entry["id"])] = dict(entry["answers"])
+            except (ValueError, KeyError, TypeError) as err:
+                raise LabelbookError(
+                    f"{path}, line {number}: damaged gold answers ({type(err).__name__}: {err}); restore "
+                    "it from your copy, or delete it and publish your gold file again with --gold."
+                ) from err
     return out
 
 
