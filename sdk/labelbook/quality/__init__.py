@@ -11,6 +11,7 @@ the disagreement report and training data. Nothing here talks to a server.
 from __future__ import annotations
 
 from labelbook.quality._frame import QualityWarning
+from labelbook.quality.aggregation import DawidSkene, MajorityVote, aggregate_numeric
 from labelbook.quality.agreement import (
     LEVELS,
     agreement,
@@ -19,13 +20,23 @@ from labelbook.quality.agreement import (
     krippendorff_alpha,
     percent_agreement,
 )
+from labelbook.quality.gold import drift, gold_accuracy, gold_confusion
+from labelbook.quality.workforce import annotators, vendors
 
 __all__ = [
     "LEVELS",
+    "DawidSkene",
+    "MajorityVote",
     "QualityWarning",
+    "aggregate_numeric",
     "agreement",
+    "annotators",
     "cohen_kappa",
+    "drift",
     "fleiss_kappa",
+    "gold_accuracy",
+    "gold_confusion",
     "krippendorff_alpha",
     "percent_agreement",
+    "vendors",
 ]

@@ -397,6 +397,7 @@ def agreement(
     frame: pd.DataFrame,
     *,
     by: Sequence[str] = ("question",),
+    questions: Sequence[str] | None = None,
     ci: float | None = 0.95,
     level: str | Mapping[str, str] | None = None,
     n_boot: int = 1000,
@@ -406,9 +407,11 @@ def agreement(
     intervals (records resampled), and the records, answers and annotators counted.
 
     `by`: columns to group on; 'question' is always among them when the frame has it (coefficients
-    never mix questions). `level`: one level for every question, or question → level; by default
-    labels are nominal, numbers ordinal, lists MASI. NaN where a coefficient is undefined (fewer than
-    two answers per record, one value only); no warning here, read the counts beside it.
+    never mix questions); `questions`: which ones (default: every question whose answers are
+    categories, so free-text questions are left out). `level`: one level for every question, or
+    question → level; by default labels are nominal, numbers ordinal, lists MASI. NaN where a
+    coefficient is undefined (fewer than two answers per record, one value only); no warning here,
+    read the counts beside it.
     """
     import numpy as np
     import pandas as pd
@@ -436,8 +439,11 @@ def agreement(
     rows: list[dict[str, Any]] = []
     rng = np.random.default_rng(seed)
     if "question" in frame.columns:
+        from labelbook.quality.gold import scorable_questions
+
         groups: list[tuple[tuple[Any, ...], pd.DataFrame]] = []
-        for question in pd.unique(frame["question"]):
+        chosen_questions = list(questions) if questions is not None else scorable_questions(frame)
+        for question in chosen_questions:
             chosen = select(frame, question, where=where)
             if keys[1:]:
                 for key, part in chosen.groupby(keys[1:], dropna=False, sort=True):
