@@ -183,11 +183,11 @@ class DawidSkene:
             priors = posteriors.mean(axis=0) if n_items else priors
             answer_posteriors = posteriors[items]  # answers × true label
             size = n_workers * n_cats
-            counts = np.zeros((size, n_cats))
+            flat_counts = np.zeros((size, n_cats))
             for k in range(n_cats):
-                counts[:, k] = np.bincount(flat, weights=answer_posteriors[:, k], minlength=size)
-            counts = counts.reshape(n_workers, n_cats, n_cats)  # annotator × given × true
-            errors = counts.transpose(0, 2, 1)  # annotator × true × given
+                flat_counts[:, k] = np.bincount(flat, weights=answer_posteriors[:, k], minlength=size)
+            # annotator × given × true, then annotator × true × given
+            errors = flat_counts.reshape(n_workers, n_cats, n_cats).transpose(0, 2, 1)
             errors = errors / np.maximum(errors.sum(axis=2, keepdims=True), eps)
             # E step: log posterior = log prior + the sum over the record's answers of log P(given | true).
             per_answer = np.log(errors + eps)[workers, :, codes]  # answers × true

@@ -460,10 +460,10 @@ def agreement(
         else:
             groups = [((), base)]
     for key, part in groups:
-        question = key[0] if "question" in frame.columns else None
-        coded = encode(part, where=f"{where} ({question})" if question else where)
-        chosen_level = level.get(str(question)) if isinstance(level, Mapping) else level
-        chosen_level = chosen_level or _infer_level(coded)
+        asked = key[0] if "question" in frame.columns else None
+        coded = encode(part, where=f"{where} ({asked})" if asked else where)
+        wanted: str | None = level.get(str(asked)) if isinstance(level, Mapping) else level
+        chosen_level: str = wanted or _infer_level(coded)
         row: dict[str, Any] = dict(zip(keys, key, strict=True))
         row.update(
             items=len(coded.records),
