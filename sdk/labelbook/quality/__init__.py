@@ -20,6 +20,7 @@ from labelbook.quality.agreement import (
     krippendorff_alpha,
     percent_agreement,
 )
+from labelbook.quality.export import consensus, preference_pairs
 from labelbook.quality.gold import drift, gold_accuracy, gold_confusion
 from labelbook.quality.workforce import annotators, vendors
 
@@ -32,11 +33,13 @@ __all__ = [
     "agreement",
     "annotators",
     "cohen_kappa",
+    "consensus",
     "drift",
     "fleiss_kappa",
     "gold_accuracy",
     "gold_confusion",
     "krippendorff_alpha",
     "percent_agreement",
+    "preference_pairs",
     "vendors",
 ]
