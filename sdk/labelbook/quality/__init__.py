@@ -22,6 +22,7 @@ from labelbook.quality.agreement import (
 )
 from labelbook.quality.export import consensus, preference_pairs
 from labelbook.quality.gold import drift, gold_accuracy, gold_confusion
+from labelbook.quality.reporting import Report, confusions, contested, report
 from labelbook.quality.workforce import annotators, vendors
 
 __all__ = [
@@ -29,11 +30,14 @@ __all__ = [
     "DawidSkene",
     "MajorityVote",
     "QualityWarning",
+    "Report",
     "aggregate_numeric",
     "agreement",
     "annotators",
     "cohen_kappa",
+    "confusions",
     "consensus",
+    "contested",
     "drift",
     "fleiss_kappa",
     "gold_accuracy",
@@ -41,5 +45,6 @@ __all__ = [
     "krippendorff_alpha",
     "percent_agreement",
     "preference_pairs",
+    "report",
     "vendors",
 ]
