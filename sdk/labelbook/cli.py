@@ -846,5 +846,51 @@ def export_command(
     click.echo(f"wrote {len(table)} rows to {target}")
 
 
+FEEDBACK_HELP = """Write one contractor's feedback page: their misses on gold items, each with the expert
+answer, their answer and the guideline rule or section that decides it.
+
+\b
+  labelbook feedback guide.ipynb --annotator alice -o alice.html
+
+The gold items shown are retired (kept in the project's state folder): they still score the
+answers given before, never the ones after. --keep-gold leaves them hidden (a dry run).
+Exit 0 written, 1 server error, 2 not published yet or unknown annotator.
+"""
+
+
+@main.command("feedback", help=FEEDBACK_HELP)
+@click.argument("notebook", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--annotator", required=True, help="The contractor's username.")
+@_output_option
+@click.option("--keep-gold", is_flag=True, help="Do not retire the gold items shown.")
+@_data_dir_option
+def feedback_command(
+    notebook: Path, annotator: str, output: Path, keep_gold: bool, data_dir: Path | None
+) -> None:
+    from labelbook.errors import BackendError
+
+    try:
+        from labelbook import quality
+        from labelbook.argilla import Project
+        from labelbook.notebook import load
+
+        with Project.open(notebook, data_dir=data_dir) as project:
+            frame = project.annotations(fields=True)
+            gold = project.gold_status()
+        sent = quality.feedback(frame, gold, load(notebook), annotator)
+        sent.write(output)
+        if not keep_gold and sent.record_ids:
+            project.retire_gold(sent.record_ids, annotator)
+    except BackendError as err:
+        _fail(err)
+    except LabelbookError as err:
+        _unusable(err)
+    retired = "kept hidden" if keep_gold else "retired"
+    click.echo(
+        f"wrote {output}: {len(sent.misses)} misses of {sent.scored} gold answers; "
+        f"{len(sent.record_ids)} gold items {retired}"
+    )
+
+
 if __name__ == "__main__":
     main()

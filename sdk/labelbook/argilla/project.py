@@ -201,6 +201,26 @@ class Project:
         return quality.report(
             self.annotations(),
             guide=guide if guide is not None else load(self.notebook),
-            gold=self.gold(),
+            gold=self.gold_status(),
             **options,
         )
+
+    def gold_status(self) -> pd.DataFrame:
+        """`gold()` with `live` (still hidden gold) and `retired_at` (when it was first shown to a
+        contractor in feedback; it scores only the answers given before)."""
+        import pandas as pd
+
+        from labelbook.quality import read_retired
+
+        gold = self.gold()
+        retired = read_retired(state_dir(store_path(self.notebook)))
+        stamps = gold["record_id"].map(lambda rid: (retired.get(str(rid)) or {}).get("retired_at"))
+        gold["retired_at"] = pd.to_datetime(stamps, utc=True, format="ISO8601")
+        gold["live"] = gold["retired_at"].isna()
+        return gold
+
+    def retire_gold(self, record_ids: Any, annotator: str) -> None:
+        """Mark gold items as shown to `annotator` (in feedback): no longer hidden gold from now on."""
+        from labelbook.quality import retire
+
+        retire(state_dir(store_path(self.notebook)), record_ids, annotator)

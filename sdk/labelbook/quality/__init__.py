@@ -21,6 +21,7 @@ from labelbook.quality.agreement import (
     percent_agreement,
 )
 from labelbook.quality.export import consensus, preference_pairs
+from labelbook.quality.feedback import Feedback, feedback, read_retired, retire
 from labelbook.quality.gold import drift, gold_accuracy, gold_confusion
 from labelbook.quality.reporting import Report, confusions, contested, report
 from labelbook.quality.workforce import annotators, vendors
@@ -28,6 +29,7 @@ from labelbook.quality.workforce import annotators, vendors
 __all__ = [
     "LEVELS",
     "DawidSkene",
+    "Feedback",
     "MajorityVote",
     "QualityWarning",
     "Report",
@@ -39,12 +41,15 @@ __all__ = [
     "consensus",
     "contested",
     "drift",
+    "feedback",
     "fleiss_kappa",
     "gold_accuracy",
     "gold_confusion",
     "krippendorff_alpha",
     "percent_agreement",
     "preference_pairs",
+    "read_retired",
     "report",
+    "retire",
     "vendors",
 ]

@@ -96,7 +96,17 @@ def scored(
                 expected[key] = expected[key].astype(answers[key].dtype)
             else:
                 answers = answers.astype({key: expected[key].dtype})
+    retired = "retired_at" in gold.columns
+    if retired:
+        stamps = gold.drop_duplicates(keys, keep="last").set_index(keys)["retired_at"]
+        expected = expected.join(stamps, on=keys)
     out = answers.merge(expected, on=keys, how="inner")
+    if retired and "submitted_at" in out.columns:
+        # A retired gold item was shown to someone: it scores only the answers given before that.
+        cutoff = pd.to_datetime(out.pop("retired_at"), utc=True)
+        out = out[cutoff.isna() | (pd.to_datetime(out["submitted_at"], utc=True) <= cutoff)]
+    elif retired:
+        out = out.drop(columns=["retired_at"])
     given, expected_values = comparable(out["value"]), comparable(out["expected"])
     out["correct"] = given.to_numpy(dtype=object) == expected_values.to_numpy(dtype=object)
     return out.reset_index(drop=True)

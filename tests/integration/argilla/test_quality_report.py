@@ -95,3 +95,19 @@ def test_report_and_export_of_a_published_project(tmp_path: Path, lb_server: Any
         env=env,
     )
     assert done.exit_code == 2 and "ranking" in done.output
+
+    sheet = tmp_path / "c.html"
+    done = runner.invoke(
+        main, ["feedback", str(notebook), "--annotator", "rep-ann-c", "-o", str(sheet)], env=env
+    )
+    assert done.exit_code == 0, done.output
+    assert "1 misses of 2 gold answers; 1 gold items retired" in done.output
+    page = sheet.read_text(encoding="utf-8")
+    assert "q001" in page and "rep-ann-a" not in page and "rep-ann-b" not in page
+    with lb.Project.open(notebook, api_url=lb_server.url, api_key=lb_server.api_key) as project:
+        status = project.gold_status().set_index("record_id")
+    assert not status.loc["q001", "live"].any() and status.loc["q000", "live"].all()
+    done = runner.invoke(
+        main, ["feedback", str(notebook), "--annotator", "nobody", "-o", str(sheet)], env=env
+    )
+    assert done.exit_code == 2 and "no answers from 'nobody'" in done.output
