@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from labelbook.errors import LabelbookError
+from labelbook.quality._frame import select
 from labelbook.quality.gold import scored
 
 if TYPE_CHECKING:
@@ -105,6 +106,7 @@ def feedback(
 
     if annotator is None:
         raise LabelbookError("feedback: name the annotator (annotator='...').")
+    select(frame.iloc[:0], None, where="feedback")
     if "annotator" in frame.columns and annotator not in set(frame["annotator"]):
         known = ", ".join(sorted(map(str, set(frame["annotator"]))))
         raise LabelbookError(f"feedback: no answers from {annotator!r}; annotators: {known or 'none'}.")

@@ -266,7 +266,8 @@ def vendors(
         index=table.index,
     )
     grouped = work.groupby("vendor")
-    out = grouped[["answers", "items", "active_hours", "gold_n", "gold_correct", "scored", "accepted"]].sum()
+    summed = ["answers", "items", "active_hours", "gold_n", "gold_correct", "scored", "accepted"]
+    out = grouped[summed].sum().astype(float)
     out.insert(0, "annotators", grouped.size())
     # NaN unless every annotator of the vendor has a rate: a partial sum would flatter the vendor.
     out["cost"] = grouped["cost"].apply(lambda c: c.sum() if c.notna().all() else np.nan)
@@ -276,6 +277,7 @@ def vendors(
         out["agreement"] = np.where(out["scored"] > 0, out["accepted"] / out["scored"], np.nan)
         out["cost_per_accepted_item"] = np.where(out["accepted"] > 0, out["cost"] / out["accepted"], np.nan)
     out["gold_low"], out["gold_high"] = wilson(out["gold_correct"], out["gold_n"], ci)
+    out = out.astype({c: int for c in ("answers", "items", "gold_n", "scored", "accepted")})
     meets, reasons = [], []
     for _, row in out.iterrows():
         if row["gold_n"] > 0:
