@@ -118,8 +118,11 @@ def select(
             f"of project.annotations() (record_id, annotator, question, value, status, ...)."
         )
     out = frame
+    # Each filter copies every column: skipped when it would keep every row.
     if submitted_only and "status" in out.columns:
-        out = out[out["status"] == "submitted"]
+        submitted = (out["status"] == "submitted").to_numpy()
+        if not submitted.all():
+            out = out[submitted]
     if "question" in out.columns:
         questions = list(pd.unique(out["question"]))
         if question is None and len(questions) > 1:
@@ -133,13 +136,16 @@ def select(
                     f"{where}: no submitted answers to question {question!r}; "
                     f"questions answered: {', '.join(map(str, questions)) or 'none'}."
                 )
-            out = out[out["question"] == question]
+            if len(questions) > 1:
+                out = out[(out["question"] == question).to_numpy()]
     elif question is not None:
         raise LabelbookError(f"{where}: question={question!r} given but the frame has no 'question' column.")
     if raw:
         return out
     if "value" in out.columns:
-        out = out[out["value"].notna()]
+        present = out["value"].notna().to_numpy()
+        if not present.all():
+            out = out[present]
     keys = ["record_id", "annotator"]
     if all(k in out.columns for k in keys) and len(out):
         twice = out.duplicated(keys, keep=False)

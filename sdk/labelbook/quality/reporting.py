@@ -349,6 +349,9 @@ def report(
     import pandas as pd
 
     select(frame.iloc[:0], None, where="report", required=("record_id", "annotator", "question", "value"))
+    # Once here rather than in every table: submitted answers, the columns the tables read.
+    keep = [c for c in frame.columns if not c.startswith(("field.", "metadata."))]
+    frame = frame.loc[(frame["status"] == "submitted").to_numpy(), keep] if "status" in frame else frame[keep]
     questions: list[str] = scorable_questions(frame)
     levels: dict[str, str] = {}
     rationales: list[str] = []
