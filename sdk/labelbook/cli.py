@@ -832,7 +832,7 @@ def export_command(
             # Free-text questions (rationales) have no consensus: the task says which they are.
             task = Task.from_json(task_json.read_text(encoding="utf-8"), source=str(task_json))
             asked = [question] if question else [q.name for q in task.questions if q.kind != "text"]
-            present = set(frame["question"])
+            present = set(pd.unique(frame["question"]))
             parts = [quality.consensus(frame, method=method, question=q) for q in asked if q in present]
             table = pd.concat(parts, ignore_index=True) if parts else quality.consensus(frame.iloc[:0])
         else:

@@ -331,6 +331,7 @@ def cohen_kappa(
     `annotators`: the two to compare when the frame holds more.
     """
     import numpy as np
+    import pandas as pd
 
     where = "cohen_kappa"
     if weights not in (None, "linear", "quadratic"):
@@ -340,7 +341,7 @@ def cohen_kappa(
         pair = list(annotators)
         if len(pair) != 2:
             raise LabelbookError(f"{where}: annotators= takes exactly two names, got {pair}.")
-        absent = [a for a in pair if a not in set(answers["annotator"])]
+        absent = [a for a in pair if a not in set(pd.unique(answers["annotator"]))]
         if absent:
             raise LabelbookError(f"{where}: no submitted answers from {', '.join(absent)}.")
         answers = answers[answers["annotator"].isin(pair)]

@@ -74,7 +74,7 @@ def scored(
             questions = [question]
         elif questions is None:
             questions = scorable_questions(frame)
-        if question is not None and question not in set(frame["question"]):
+        if question is not None and question not in set(pd.unique(frame["question"])):
             raise LabelbookError(f"{where}: no answers to question {question!r} in the frame.")
         parts = [select(frame, q, where=where) for q in questions]
         answers = pd.concat(parts) if parts else frame.iloc[:0]

@@ -357,7 +357,7 @@ def report(
     rationales: list[str] = []
     if guide is not None:
         kinds = {q.name: q.kind for q in guide.task.questions}
-        present = set(frame["question"])
+        present = set(pd.unique(frame["question"]))
         questions = [q for q in kinds if q in present and kinds[q] in LEVEL_OF_KIND] or questions
         levels = {q: LEVEL_OF_KIND[kinds[q]] for q in questions if kinds.get(q) in LEVEL_OF_KIND}
         rationales = [q for q, kind in kinds.items() if kind == "text"]
