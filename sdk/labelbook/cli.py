@@ -761,7 +761,7 @@ def report_command(notebook: Path, output: Path, data_dir: Path | None) -> None:
 
         with Project.open(notebook, data_dir=data_dir) as project:
             made = project.report()
-        made.write(output)
+        made.write(output, notebook_dir=notebook.resolve().parent)
     except BackendError as err:
         _fail(err)
     except LabelbookError as err:
@@ -878,7 +878,7 @@ def feedback_command(
             frame = project.annotations(fields=True)
             gold = project.gold_status()
         sent = quality.feedback(frame, gold, load(notebook), annotator)
-        sent.write(output)
+        sent.write(output, notebook_dir=notebook.resolve().parent)
         if not keep_gold and sent.record_ids:
             project.retire_gold(sent.record_ids, annotator)
     except BackendError as err:

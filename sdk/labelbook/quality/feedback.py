@@ -70,7 +70,9 @@ class Feedback:
         return render_template(template, "feedback.html.j2", context, notebook_dir=notebook_dir)
 
     def _repr_html_(self) -> str:
-        return self.to_html()
+        from labelbook.quality.reporting import framed
+
+        return framed(self.to_html())
 
     def write(self, path: str | os.PathLike[str], **options: Any) -> Path:
         """Write `to_html()` atomically."""
