@@ -422,6 +422,8 @@ def agreement(
     keys = list(dict.fromkeys(by))
     if "question" in frame.columns and "question" not in keys:
         keys.insert(0, "question")
+    elif "question" not in frame.columns and "question" in keys:
+        keys.remove("question")  # a frame of one question's answers
     missing = [k for k in keys if k not in frame.columns]
     if missing:
         raise LabelbookError(
