@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from quality_simulation import PAIR, RATES, Crowd
 
-from conftest import PAIR, RATES, Crowd
 from labelbook import quality
 from labelbook.errors import LabelbookError
 
