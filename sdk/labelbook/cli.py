@@ -536,6 +536,9 @@ Records (.jsonl, .csv, .parquet): a column per field, `id` for the stable id (el
 content), metadata columns by name, suggestions in `<question>.suggestion[.score|.agent]`.
 Publishing the same rows again adds nothing; a publish that was interrupted resumes when run again.
 Rows whose id is published but whose content changed are reported and left; --update overwrites them.
+Gold records are spread among the regular records each publish adds; suggestions that would set
+them apart are reported. A dataset belongs to the notebook that first published it: publishing a
+copy of a notebook into it is refused unless --adopt.
 
 \b
 Examples:
@@ -584,6 +587,11 @@ Exit 0 published, 1 refused or server error, 2 unusable input (nothing was uploa
     help="Overwrite published records whose fields or metadata changed (same id); their answers stay.",
 )
 @click.option(
+    "--adopt",
+    is_flag=True,
+    help="Take over a dataset that another notebook or release store published (or a stopped draft).",
+)
+@click.option(
     "--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None, help=DATA_DIR_HELP
 )
 def publish_command(
@@ -598,9 +606,10 @@ def publish_command(
     id_column: str,
     new_dataset: bool,
     update: bool,
+    adopt: bool,
     data_dir: Path | None,
 ) -> None:
-    from labelbook.errors import BackendError, RecordsError, ReleaseError, TaskError
+    from labelbook.errors import BackendError, GoldLeakWarning, RecordsError, ReleaseError, TaskError
 
     try:
         from labelbook.argilla import publish
@@ -611,6 +620,7 @@ def publish_command(
     try:
         with warnings.catch_warnings():  # the summary below says it, in colour
             warnings.simplefilter("ignore", ChangedRecordsWarning)
+            warnings.simplefilter("ignore", GoldLeakWarning)
             result = publish(
                 notebook,
                 records=records,
@@ -623,6 +633,7 @@ def publish_command(
                 id_column=id_column,
                 new_dataset=new_dataset,
                 update=update,
+                adopt=adopt,
                 data_dir=data_dir,
             )
     except (RecordsError, TaskError) as err:
@@ -637,6 +648,8 @@ def publish_command(
         fg="green",
         bold=True,
     )
+    for notice in result.notices:
+        click.echo(f"  {notice}")
     if result.deployed:
         click.echo(f"  deployment log: release {result.version} is live from now")
     if records is not None:
@@ -647,6 +660,15 @@ def publish_command(
         )
     if result.changed_message:
         click.secho(f"  {result.changed_message}", fg="yellow")
+    if result.gold_held_back:
+        held = len(result.gold_held_back)
+        click.secho(
+            f"  {held} gold record{'s' if held != 1 else ''} held back: too few new regular records to sit "
+            "among; they go out with the next publish that adds records.",
+            fg="yellow",
+        )
+    for tell in result.gold_tells:
+        click.secho(f"  warning: gold records: {tell}", fg="yellow")
     if result.ignored_columns:
         click.echo(f"  not uploaded (not fields or metadata): {', '.join(result.ignored_columns)}")
     if result.roster is not None:

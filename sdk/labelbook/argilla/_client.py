@@ -128,6 +128,17 @@ def _status_error(url: str, response: httpx.Response, doing: str) -> BackendErro
     return BackendError(f"Argilla at {url} answered {response.status_code}{what}: {str(detail)[:500]}{hint}")
 
 
+def same_server(a: str, b: str) -> bool:
+    """Whether two base URLs name the same server (loopback names are one host)."""
+    from urllib.parse import urlsplit
+
+    loopback = {"localhost", "127.0.0.1", "::1"}
+    x, y = urlsplit(a.rstrip("/")), urlsplit(b.rstrip("/"))
+    hosts = {(x.hostname or "").lower(), (y.hostname or "").lower()}
+    same_host = len(hosts) == 1 or hosts <= loopback
+    return x.scheme == y.scheme and same_host and (x.port or 0) == (y.port or 0) and x.path == y.path
+
+
 def connect(
     api_url: str | None = None, api_key: str | None = None, *, data_dir: str | os.PathLike[str] | None = None
 ) -> Connection:
@@ -139,6 +150,12 @@ def connect(
         from labelbook import server
 
         info = server.status(Path(data_dir) if data_dir is not None else None)
+        if url and not key and (info.state != "running" or not info.url or not same_server(url, info.url)):
+            # The local owner's key opens every project on this machine: it never leaves for another server.
+            raise BackendError(
+                f"ARGILLA_API_URL is {url} but ARGILLA_API_KEY is not set: set the API key for that server "
+                "(the local server's key is only ever sent to the local server)."
+            )
         if info.state != "running" or info.url is None or info.credentials is None:
             where = f" (data dir {info.data_dir})" if data_dir is not None else ""
             raise BackendError(
