@@ -663,8 +663,8 @@ def publish_command(
     if result.gold_held_back:
         held = len(result.gold_held_back)
         click.secho(
-            f"  {held} gold record{'s' if held != 1 else ''} held back: too few new regular records to sit "
-            "among; they go out with the next publish that adds records.",
+            f"  {held} gold record{'s' if held != 1 else ''} held back (over --gold-rate, or too few new "
+            "regular records to sit among): they go out with a later publish that adds records.",
             fg="yellow",
         )
     for tell in result.gold_tells:
