@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 import warnings
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -54,6 +55,7 @@ MAX_BATCH = 500  # argilla-server's limit per bulk upsert
 # Measured on the embedded server (benchmarks/publish_throughput.py): 256 records per request with
 # two requests in flight beats both 500 per request and one request at a time.
 BATCH = 256
+LOCKED_RETRIES = 4
 _WORKSPACE_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789-_"
 
 
@@ -316,13 +318,21 @@ def upload(
     batches = [payloads[i : i + batch_size] for i in range(0, len(payloads), batch_size)]
 
     def send(batch: Sequence[Mapping[str, Any]]) -> int:
-        connection.request(
-            "PUT",
-            f"/api/v1/datasets/{dataset_id}/records/bulk",
-            doing="uploading records",
-            json={"items": [wire(b) for b in batch]},
-        )
-        return len(batch)
+        body = {"items": [wire(b) for b in batch]}
+        for attempt in range(1, LOCKED_RETRIES + 1):
+            try:
+                connection.request(
+                    "PUT", f"/api/v1/datasets/{dataset_id}/records/bulk", doing="uploading records", json=body
+                )
+                return len(batch)
+            except BackendError as err:
+                # The embedded server (SQLite) can refuse one of two concurrent bulk writes into a
+                # dataset with metadata properties ("database is locked"); the refused batch was
+                # rolled back whole, and an upsert by external id is safe to send again.
+                if "database is locked" not in str(err) or attempt == LOCKED_RETRIES:
+                    raise
+                time.sleep(0.2 * attempt)
+        return 0  # not reached
 
     sent = 0
     # Two requests in flight: the client builds and encodes one batch while the server stores the other.
