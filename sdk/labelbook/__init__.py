@@ -11,6 +11,7 @@ from typing import Any
 from labelbook.errors import (
     BackendError,
     ChangedRecordsWarning,
+    GoldLeakWarning,
     LabelbookError,
     NotebookError,
     RecordsError,
@@ -68,6 +69,7 @@ __all__ = [
     "ChatMessage",
     "Example",
     "FloatMetadata",
+    "GoldLeakWarning",
     "Guide",
     "ImageField",
     "IntegerMetadata",

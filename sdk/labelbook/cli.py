@@ -556,6 +556,9 @@ content), metadata columns by name, suggestions in `<question>.suggestion[.score
 gold is reported at once, each with its file and row, before anything is uploaded.
 Publishing the same rows again adds nothing; a publish that was interrupted resumes when run again.
 Rows whose id is published but whose content changed are reported and left; --update overwrites them.
+Gold records are spread among the regular records each publish adds; suggestions that would set
+them apart are reported. A dataset belongs to the notebook that first published it: publishing a
+copy of a notebook into it is refused unless --adopt.
 
 \b
 Examples:
@@ -612,6 +615,11 @@ Exit 0 published, 1 refused or server error, 2 unusable input (nothing was uploa
     help="Overwrite published records whose fields or metadata changed (same id); their answers stay.",
 )
 @click.option(
+    "--adopt",
+    is_flag=True,
+    help="Take over a dataset that another notebook or release store published (or a stopped draft).",
+)
+@click.option(
     "--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None, help=DATA_DIR_HELP
 )
 def publish_command(
@@ -627,9 +635,10 @@ def publish_command(
     mappings: tuple[str, ...],
     new_dataset: bool,
     update: bool,
+    adopt: bool,
     data_dir: Path | None,
 ) -> None:
-    from labelbook.errors import BackendError, RecordsError, ReleaseError, TaskError
+    from labelbook.errors import BackendError, GoldLeakWarning, RecordsError, ReleaseError, TaskError
 
     mapping = {}
     for item in mappings:
@@ -653,6 +662,7 @@ def publish_command(
         with warnings.catch_warnings(record=True) as caught:  # the summary below says them, in colour
             warnings.simplefilter("ignore", ChangedRecordsWarning)
             warnings.simplefilter("always", RosterWarning)
+            warnings.simplefilter("ignore", GoldLeakWarning)
             result = publish(
                 notebook,
                 records=records,
@@ -666,6 +676,7 @@ def publish_command(
                 mapping=mapping or None,
                 new_dataset=new_dataset,
                 update=update,
+                adopt=adopt,
                 data_dir=data_dir,
             )
     except (RecordsError, TaskError) as err:
@@ -680,6 +691,8 @@ def publish_command(
         fg="green",
         bold=True,
     )
+    for notice in result.notices:
+        click.echo(f"  {notice}")
     if result.deployed:
         click.echo(f"  deployment log: release {result.version} is live from now")
     if records is not None:
@@ -690,6 +703,15 @@ def publish_command(
         )
     if result.changed_message:
         click.secho(f"  {result.changed_message}", fg="yellow")
+    if result.gold_held_back:
+        held = len(result.gold_held_back)
+        click.secho(
+            f"  {held} gold record{'s' if held != 1 else ''} held back (over --gold-rate, or too few new "
+            "regular records to sit among): they go out with a later publish that adds records.",
+            fg="yellow",
+        )
+    for tell in result.gold_tells:
+        click.secho(f"  warning: gold records: {tell}", fg="yellow")
     if result.ignored_columns:
         click.echo(f"  not uploaded (not fields or metadata): {', '.join(result.ignored_columns)}")
     for warning in caught:

@@ -12,6 +12,7 @@ from typing import Any
 __all__ = [
     "BackendError",
     "ChangedRecordsWarning",
+    "GoldLeakWarning",
     "LabelbookError",
     "NotebookError",
     "RecordsError",
@@ -84,3 +85,7 @@ class TemplateNotFound(LabelbookError):
 
 class ChangedRecordsWarning(UserWarning):
     """Rows whose id is already published carry other fields or metadata; they were left as published."""
+
+
+class GoldLeakWarning(UserWarning):
+    """Suggestions would let contractors tell the gold records apart, or give their answer away."""

@@ -1,13 +1,18 @@
 """Publish a release to Argilla: workspace, dataset settings, guidelines, roster, records, gold.
 
 One pass, in this order, so that a failure leaves nothing half-explained to contractors:
-1. everything given is read and validated (records, roster, gold) before any request;
-2. the workspace and the dataset are created, or the dataset's guidelines and question
+1. everything given is read and validated (records, roster, gold) before any request, and
+   suggestions that would set gold records apart are warned about (`gold`); the API key's role is
+   checked (owner, or admin of an existing workspace) before anything changes; the rest runs
+   under the project's publish lock (`state.publish_lock`);
+2. the workspace and the dataset are created (marked as this project's, `ownership`), or, once
+   the dataset is known to be this project's, its guidelines and question
    descriptions are updated in place for a compatible newer release (a major release on an
    existing dataset is refused unless `new_dataset=True`), and the deployment log records the
    moment (the server's clock, the same clock the responses are stamped with);
 3. the roster is synced;
-4. records are upserted in batches by their stable id, skipping the ids already on the server:
+4. records are upserted in batches by their stable id, gold records spread among the regular
+   records this publish adds, skipping the ids already on the server:
    publishing the same rows again adds nothing, and a publish that was killed resumes where it
    stopped when run again. A row whose id is published but whose fields or metadata differ is
    left as it is and reported (`records_changed`), or overwritten with `update=True` (its
@@ -16,7 +21,9 @@ One pass, in this order, so that a failure leaves nothing half-explained to cont
 
 from __future__ import annotations
 
+import contextlib
 import os
+import time
 import warnings
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -25,9 +32,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from labelbook.argilla import ownership
 from labelbook.argilla._client import Connection, connect
+from labelbook.argilla.gold import spread, suggestion_tells
 from labelbook.argilla.inputs import check as check_inputs
-from labelbook.argilla.records import RecordsSource, Suggest, interleave
+from labelbook.argilla.records import RecordsSource, Suggest
 from labelbook.argilla.roster import RosterChanges, record_roster, sync_roster
 from labelbook.argilla.settings import (
     dataset_payload,
@@ -38,8 +47,8 @@ from labelbook.argilla.settings import (
     question_payload,
     question_settings,
 )
-from labelbook.argilla.state import ProjectState, read_gold, state_dir, write_gold
-from labelbook.errors import BackendError, ChangedRecordsWarning, ReleaseError
+from labelbook.argilla.state import ProjectState, publish_lock, read_gold, state_dir, write_gold
+from labelbook.errors import BackendError, ChangedRecordsWarning, GoldLeakWarning, ReleaseError
 from labelbook.releases import Release, Version, deployments, latest_release, open_release, record_deployment
 from labelbook.task import Task
 
@@ -47,6 +56,7 @@ MAX_BATCH = 500  # argilla-server's limit per bulk upsert
 # Measured on the embedded server (benchmarks/publish_throughput.py): 256 records per request with
 # two requests in flight beats both 500 per request and one request at a time.
 BATCH = 256
+LOCKED_RETRIES = 4
 _WORKSPACE_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789-_"
 
 
@@ -78,6 +88,12 @@ class PublishResult:
     """Ids whose fields or metadata differ from the published record, left as they are (`update=False`)."""
     gold_published: int = 0
     """Gold records among the records uploaded now."""
+    gold_held_back: list[str] = field(default_factory=list)
+    """New gold records not uploaded: too few new regular records to sit among (or over `gold_rate`)."""
+    gold_tells: list[str] = field(default_factory=list)
+    """How the suggestions set gold records apart (each also a `GoldLeakWarning`)."""
+    notices: list[str] = field(default_factory=list)
+    """Things this publish did that are worth a line: a dataset adopted, a stopped draft made anew."""
     ignored_columns: list[str] = field(default_factory=list)
     """Input columns that fed nothing (answers are never uploaded)."""
     roster: RosterChanges | None = None
@@ -140,9 +156,16 @@ def _find(items: list[dict[str, Any]], **match: Any) -> dict[str, Any] | None:
 
 
 def create_dataset(
-    connection: Connection, task: Task, name: str, workspace_id: str, guidelines: str
+    connection: Connection,
+    task: Task,
+    name: str,
+    workspace_id: str,
+    guidelines: str,
+    owner: tuple[str, Path] | None = None,
 ) -> dict[str, Any]:
-    """Create, configure and publish a dataset for the task; a half-made dataset is deleted again."""
+    """Create, configure and publish a dataset for the task, marked first with `owner` (project id,
+    release store); a half-made dataset is deleted again (a killed process leaves a draft, which
+    the next publish of the project makes anew)."""
     created: dict[str, Any] = connection.request(
         "POST",
         "/api/v1/datasets",
@@ -151,6 +174,8 @@ def create_dataset(
     )
     base = f"/api/v1/datasets/{created['id']}"
     try:
+        if owner is not None:
+            ownership.mark(connection, str(created["id"]), *owner)
         for item in task.fields:
             connection.request(
                 "POST", f"{base}/fields", doing=f"adding field {item.name!r}", json=field_payload(item)
@@ -294,13 +319,21 @@ def upload(
     batches = [payloads[i : i + batch_size] for i in range(0, len(payloads), batch_size)]
 
     def send(batch: Sequence[Mapping[str, Any]]) -> int:
-        connection.request(
-            "PUT",
-            f"/api/v1/datasets/{dataset_id}/records/bulk",
-            doing="uploading records",
-            json={"items": [wire(b) for b in batch]},
-        )
-        return len(batch)
+        body = {"items": [wire(b) for b in batch]}
+        for attempt in range(1, LOCKED_RETRIES + 1):
+            try:
+                connection.request(
+                    "PUT", f"/api/v1/datasets/{dataset_id}/records/bulk", doing="uploading records", json=body
+                )
+                return len(batch)
+            except BackendError as err:
+                # The embedded server (SQLite) can refuse one of two concurrent bulk writes into a
+                # dataset with metadata properties ("database is locked"); the refused batch was
+                # rolled back whole, and an upsert by external id is safe to send again.
+                if "database is locked" not in str(err) or attempt == LOCKED_RETRIES:
+                    raise
+                time.sleep(0.2 * attempt)
+        return 0  # not reached
 
     sent = 0
     # Two requests in flight: the client builds and encodes one batch while the server stores the other.
@@ -330,6 +363,7 @@ def publish(
     suggestion_agent: str | None = None,
     new_dataset: bool = False,
     update: bool = False,
+    adopt: bool = False,
     batch_size: int = BATCH,
     workers: int = 2,
     progress: bool = True,
@@ -359,6 +393,10 @@ def publish(
     )
     prepared, roster, gold_answers = given.prepared, given.roster, given.gold
 
+    tells = suggestion_tells(task, prepared.ids, prepared.payloads, gold_answers) if prepared else []
+    for tell in tells:
+        warnings.warn(f"gold records: {tell}", GoldLeakWarning, stacklevel=2)
+
     owned = connection is None
     recorded = ProjectState.read(folder)  # publish again where the project lives, unless told otherwise
     conn = connection or connect(
@@ -369,12 +407,31 @@ def publish(
         recorded_data_dir=recorded.data_dir if recorded else None,
         purpose="publish to",
     )
+    held_lock = contextlib.ExitStack()
     try:
+        role = _publisher_role(conn)
+        held_lock.enter_context(publish_lock(folder))  # one publish of a project at a time
         state = ProjectState.read(folder)
+        project = ownership.project_id(folder)
         # 2. Workspace and dataset.
         workspace_name = workspace or (state.workspace if state else _workspace_name(task.name))
         workspaces = conn.request("GET", "/api/v1/me/workspaces", doing="listing workspaces")["items"]
         found_ws = _find(workspaces, name=workspace_name)
+        if role != "owner" and (found_ws is None or roster is not None):
+            raise BackendError(
+                "an admin's API key cannot "
+                + (
+                    f"create workspace {workspace_name!r}"
+                    if found_ws is None
+                    else "create or enrol annotators"
+                )
+                + f" on {conn.url}; nothing was changed. Publish with an owner's key"
+                + (
+                    ", or ask an owner to create the workspace and add you to it."
+                    if found_ws is None
+                    else "."
+                )
+            )
         if found_ws is None:
             found_ws = conn.request(
                 "POST",
@@ -391,9 +448,35 @@ def publish(
         datasets = conn.request("GET", "/api/v1/me/datasets", doing="listing datasets")["items"]
         existing = _find(datasets, name=dataset_name, workspace_id=workspace_id)
         result = PublishResult(
-            conn.url, workspace_name, dataset_name, "", str(release.version), state_dir=folder
+            conn.url,
+            workspace_name,
+            dataset_name,
+            "",
+            str(release.version),
+            state_dir=folder,
+            gold_tells=tells,
         )
+        if existing is not None and existing.get("status") == "draft":
+            result.notices.append(
+                ownership.take_draft(
+                    conn, existing, workspace_name, project=project, store=store, adopt=adopt
+                )
+            )
+            conn.request("DELETE", f"/api/v1/datasets/{existing['id']}", doing="deleting the stopped draft")
+            existing = None
         if existing is not None:
+            points_here = ownership.points_at(state, deployments(store), conn.url, str(existing["id"]))
+            notice = ownership.claim(
+                conn,
+                existing,
+                workspace_name,
+                project=project,
+                store=store,
+                points_here=points_here,
+                adopt=adopt,
+            )
+            if notice:
+                result.notices.append(notice)
             dataset_id = str(existing["id"])
             live = _deployed_version(store, dataset_id)
             if live is not None and release.version.major > live.major and not new_dataset:
@@ -412,8 +495,22 @@ def publish(
                 existing = None
                 dataset_name = f"{task.name}-v{release.version.major}"
                 existing = _find(datasets, name=dataset_name, workspace_id=workspace_id)
+                if existing is not None:
+                    notice = ownership.claim(
+                        conn,
+                        existing,
+                        workspace_name,
+                        project=project,
+                        store=store,
+                        points_here=ownership.points_at(
+                            None, deployments(store), conn.url, str(existing["id"])
+                        ),
+                        adopt=adopt,
+                    )
+                    if notice:
+                        result.notices.append(notice)
         if existing is None:
-            created = create_dataset(conn, task, dataset_name, workspace_id, guidelines)
+            created = create_dataset(conn, task, dataset_name, workspace_id, guidelines, (project, store))
             dataset_id = str(created["id"])
             result.created = True
             at = _utc(conn.request("GET", f"/api/v1/datasets/{dataset_id}")["updated_at"])
@@ -437,19 +534,22 @@ def publish(
         if gold_answers:
             write_gold(folder, {**read_gold(folder), **gold_answers})
         if prepared is not None:
-            order = interleave(prepared.ids, set(gold_answers), gold_rate)
             by_id = dict(zip(prepared.ids, prepared.payloads, strict=True))
             on_server = {} if result.created else existing_records(conn, dataset_id)
-            changed = [i for i in order if i in on_server and content_differs(by_id[i], on_server[i])]
-            resend = set(changed) if update else set()
-            todo = [by_id[i] for i in order if i not in on_server or i in resend]
-            result.records_skipped = len(order) - len(todo)
+            # Gold records published later still sit among regular ones: spread over the new records only.
+            known_gold = set(gold_answers) | set(read_gold(folder))
+            order, held = spread([i for i in prepared.ids if i not in on_server], known_gold, gold_rate)
+            changed = [i for i in prepared.ids if i in on_server and content_differs(by_id[i], on_server[i])]
+            resend = changed if update else []
+            todo = [by_id[i] for i in [*order, *resend]]
+            result.records_skipped = len(prepared.ids) - len(order) - len(held) - len(resend)
             result.records_updated = len(resend)
             result.records_changed = [] if update else changed
+            result.gold_held_back = held
             result.ignored_columns = prepared.ignored_columns
             sent = upload(conn, dataset_id, todo, batch_size=batch_size, workers=workers, progress=progress)
             result.records_added = sent - len(resend)
-            result.gold_published = sum(1 for body in todo if body["external_id"] in gold_answers)
+            result.gold_published = sum(1 for i in order if i in known_gold)
 
         if result.changed_message:
             warnings.warn(result.changed_message, ChangedRecordsWarning, stacklevel=2)
@@ -466,5 +566,19 @@ def publish(
         ).write(folder)
         return result
     finally:
+        held_lock.close()
         if owned:
             conn.close()
+
+
+def _publisher_role(conn: Connection) -> str:
+    """The key's role; a key that is neither an owner's nor an admin's is refused before anything changes."""
+    me = conn.request("GET", "/api/v1/me", doing="checking the API key's role")
+    role = str(me.get("role", ""))
+    if role not in ("owner", "admin"):
+        raise BackendError(
+            f"the API key of {me.get('username', 'this user')!r} on {conn.url} has the role {role!r}: "
+            "publishing takes an owner's key (or an admin's, for a workspace they belong to). Nothing was "
+            "changed; set ARGILLA_API_KEY to an owner's key."
+        )
+    return role
