@@ -26,7 +26,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from labelbook.encoding import jsonable
 from labelbook.errors import LabelbookError
+from labelbook.files import staged
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -115,19 +117,9 @@ def wide(annotations: pd.DataFrame) -> pd.DataFrame:
     return table.reset_index()
 
 
-def _jsonable(value: Any) -> Any:
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    return value
-
-
 def write(annotations: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     """Write to .parquet, .csv or .jsonl (atomically). Mixed-type answer columns are stored as JSON
     text in parquet and CSV (`json.loads` gives the value back); .jsonl keeps native values."""
-    import tempfile
-
     target = Path(path)
     suffix = target.suffix.lower()
     if suffix not in (".parquet", ".csv", ".jsonl"):
@@ -140,12 +132,9 @@ def write(annotations: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
             kinds = {type(v) for v in out[column] if v is not None}
             if len(kinds) > 1 or kinds - {str}:
                 out[column] = [
-                    None if v is None else json.dumps(_jsonable(v), ensure_ascii=False) for v in out[column]
+                    None if v is None else json.dumps(jsonable(v), ensure_ascii=False) for v in out[column]
                 ]
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    try:
+    with staged(target) as tmp:
         if suffix == ".parquet":
             out.to_parquet(tmp, index=False)
         elif suffix == ".csv":
@@ -154,11 +143,6 @@ def write(annotations: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
             with open(tmp, "w", encoding="utf-8") as handle:
                 for row in out.to_dict("records"):
                     handle.write(
-                        json.dumps({k: _jsonable(v) for k, v in row.items()}, ensure_ascii=False) + "\n"
+                        json.dumps({k: jsonable(v) for k, v in row.items()}, ensure_ascii=False) + "\n"
                     )
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return target

@@ -1,8 +1,8 @@
 """Clarity checks on a Guide: what would confuse a contractor, found before anyone is paid to read it.
 
-`lint(guide)` (also `Guide.lint()`) runs every check in `CHECKS` and returns `Finding`s sorted by
-cell. `lint_path(path)` loads the notebook first and turns a missing or failing task cell into
-a finding (LB104) instead of an exception, so `labelbook lint` can report it like any other.
+`lint(guide)` (`lb.lint`) runs every check in `CHECKS` and returns `Finding`s sorted by cell.
+`labelbook.build.lint_path(path)` loads the notebook first and turns a missing or failing task
+cell into a finding (LB104) instead of an exception, so `labelbook lint` can report it like any other.
 
 Severity follows the consequence for a contractor: an *error* only where they cannot answer
 correctly (a label with no definition, a label referenced that does not exist, a broken link or
@@ -26,15 +26,15 @@ from __future__ import annotations
 import difflib
 import functools
 import itertools
-import os
 import re
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
-from labelbook.errors import NotebookError, TaskError
+from labelbook.errors import TaskError
 from labelbook.guide import Guide, Markdown, Section, WorkedExample
+from labelbook.markup import RULE_CITATION, source_parser
 from labelbook.task import LabelQuestion, MultiLabelQuestion, RatingQuestion, SpanQuestion, TextQuestion
 
 if TYPE_CHECKING:
@@ -49,8 +49,8 @@ __all__ = [
     "Finding",
     "Severity",
     "count",
+    "finding",
     "lint",
-    "lint_path",
 ]
 
 Severity: TypeAlias = Literal["error", "warning", "hint"]
@@ -144,9 +144,10 @@ class Finding:
         return f"{self.location()}: {self.code} {self.severity}: {self.message} Fix: {self.fix}"
 
 
-def _finding(
+def finding(
     code: str, message: str, fix: str, cell: int | None = None, section: str | None = None
 ) -> Finding:
+    """A Finding of this code, with the code's severity."""
     return Finding(code, CODES[code][0], message, fix, cell, section)
 
 
@@ -279,9 +280,7 @@ def _mentions(text: str, label: str) -> bool:
 @functools.lru_cache(maxsize=4096)
 def _parsed(text: str) -> tuple[Token, ...]:
     """A markdown text's block tokens, parsed once per text for every check."""
-    from labelbook.render import _source_parser
-
-    return tuple(_source_parser().parse(text))
+    return tuple(source_parser().parse(text))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -311,7 +310,7 @@ def check_label_definitions(guide: Guide) -> Iterator[Finding]:
         for attr in question.definition_maps:
             for name, definition in getattr(question, attr).items():
                 if not definition.strip():
-                    yield _finding(
+                    yield finding(
                         "LB101",
                         f"label {name!r} of question {question.name!r} has no definition.",
                         f"Define it in the task cell: {attr}={{{name!r}: 'what makes an item {name}', ...}}.",
@@ -323,7 +322,7 @@ def check_question_descriptions(guide: Guide) -> Iterator[Finding]:
     """LB102: every question says what to judge (shown beside it in Argilla)."""
     for question in guide.task.questions:
         if not question.description.strip():
-            yield _finding(
+            yield finding(
                 "LB102",
                 f"question {question.name!r} has no description.",
                 f"Add description='...' to {type(question).__name__}({question.name!r}, ...): "
@@ -339,7 +338,7 @@ def check_example_answers(guide: Guide) -> Iterator[Finding]:
             try:
                 guide.task.question(name).validate_value(value)
             except TaskError as err:
-                yield _finding(
+                yield finding(
                     "LB103",
                     f"example {example.id!r}: {err}",
                     "Correct the answer in the example cell (or the task, if the label was renamed).",
@@ -354,7 +353,7 @@ def check_example_records(guide: Guide) -> Iterator[Finding]:
         try:
             guide.task.validate_record(example.record)
         except TaskError as err:
-            yield _finding(
+            yield finding(
                 "LB108",
                 f"example {example.id!r}: {err}",
                 "Make the example's record=... hold a valid value for each field of the task.",
@@ -377,7 +376,7 @@ def check_duplicate_ids(guide: Guide) -> Iterator[Finding]:
             continue
         kinds = ", ".join(f"{kind} in cell {cell}" for kind, cell, _ in uses)
         _, cell, section_id = uses[1]
-        yield _finding(
+        yield finding(
             "LB105",
             f"id {anchor!r} is used {len(uses)} times: {kinds}.",
             "Rename all but one; ids are links and report citations, so keep the one already released.",
@@ -396,7 +395,6 @@ def _anchors(guide: Guide) -> set[str]:
 
 
 _RAW_HREF = re.compile(r"""href\s*=\s*["']?#([^"'\s>]*)""", re.I)
-_RULE_CITATION = re.compile(r"\[(R(?:-|\d)[A-Za-z0-9_.-]*)\]")
 
 
 def check_internal_links(guide: Guide) -> Iterator[Finding]:
@@ -414,16 +412,16 @@ def check_internal_links(guide: Guide) -> Iterator[Finding]:
         targets += [m for m in _RAW_HREF.findall(text) if m not in targets]
         for target in dict.fromkeys(targets):
             if target not in anchors:
-                yield _finding(
+                yield finding(
                     "LB106",
                     f"link to #{target} goes nowhere: no section, rule or example has that id.",
                     "Link to an existing id (a heading's slug or its {#id}), or add that {#id} to a heading.",
                     cell,
                     section.id,
                 )
-        for rule_id in dict.fromkeys(_RULE_CITATION.findall(text)):
+        for rule_id in dict.fromkeys(RULE_CITATION.findall(text)):
             if rule_id not in rules:
-                yield _finding(
+                yield finding(
                     "LB106",
                     f"[{rule_id}] cites a rule that does not exist.",
                     f"State the rule as a list item starting with [{rule_id}], or cite an existing rule id.",
@@ -462,7 +460,7 @@ def check_label_references(guide: Guide) -> Iterator[Finding]:
                 continue
             close = difflib.get_close_matches(name, labels, n=1)
             hint = f"Did you mean `{close[0]}`? " if close else ""
-            yield _finding(
+            yield finding(
                 "LB109",
                 f"the text refers to label `{name}`, which no question has (labels: "
                 f"{', '.join(map(repr, labels)) or 'none'}).",
@@ -484,11 +482,11 @@ def check_image_alt_text(guide: Guide) -> Iterator[Finding]:
         missing = sum(1 for t in _inline_tokens(text) if t.type == "image" and not t.content.strip())
         missing += sum(1 for tag in _RAW_IMG.findall(text) if not _ALT.search(tag))
         if missing:
-            yield _finding("LB107", f"{missing} image(s) without alt text.", fix, cell, section.id)
+            yield finding("LB107", f"{missing} image(s) without alt text.", fix, cell, section.id)
     for section in guide.sections:
         for output in section.outputs:
             if output.kind == "image" and not output.alt.strip():
-                yield _finding(
+                yield finding(
                     "LB107",
                     "a shown cell output image has no alt text.",
                     'Set the cell\'s metadata {"labelbook": {"alt": "what the image shows"}}.',
@@ -524,7 +522,7 @@ def check_label_examples(guide: Guide) -> Iterator[Finding]:
                 shown |= _example_labels(example.answers[question.name])
         for label in question.labels:
             if label not in shown:
-                yield _finding(
+                yield finding(
                     "LB201",
                     f"label {label!r} of question {question.name!r} has no worked example.",
                     f"Add a labelbook:example cell whose answers give {question.name!r}: {label!r}, "
@@ -544,7 +542,7 @@ def check_label_boundaries(guide: Guide) -> Iterator[Finding]:
                  for texts in sections]  # fmt: skip
         for first, second in itertools.combinations(question.labels, 2):
             if not any(first in names and second in names for names in named):
-                yield _finding(
+                yield finding(
                     "LB202",
                     f"labels {first!r} and {second!r} of question {question.name!r} are never discussed "
                     "in the same section, so the boundary between them is left to each annotator.",
@@ -559,7 +557,7 @@ def check_long_sections(guide: Guide) -> Iterator[Finding]:
     for section in guide.sections:
         words = len(re.findall(r"\w+", section.body))
         if words > LONG_SECTION_WORDS:
-            yield _finding(
+            yield finding(
                 "LB203",
                 f"section {section.id!r} has {words} words (more than {LONG_SECTION_WORDS}).",
                 "Split it under ### subheadings, or move background to a hidden cell.",
@@ -576,7 +574,7 @@ def check_rating_anchors(guide: Guide) -> Iterator[Finding]:
         ends = (min(question.values), max(question.values))
         missing = [value for value in ends if not question.definitions.get(value, "").strip()]
         if missing:
-            yield _finding(
+            yield finding(
                 "LB205",
                 f"rating question {question.name!r} does not say what "
                 f"{' and '.join(map(str, missing))} mean{'s' if len(missing) == 1 else ''}.",
@@ -593,7 +591,7 @@ def check_todo_markers(guide: Guide) -> Iterator[Finding]:
     """LB204: no unfinished text reaches contractors."""
     for section, cell, text in _prose_blocks(guide):
         for marker in dict.fromkeys(_TODO.findall(text)):
-            yield _finding(
+            yield finding(
                 "LB204",
                 f"{marker} marker in the text contractors will read.",
                 "Finish the text, or move the note to a cell tagged labelbook:hide.",
@@ -603,7 +601,7 @@ def check_todo_markers(guide: Guide) -> Iterator[Finding]:
     task_text = [q.description for q in guide.task.questions]
     task_text += [d for q in guide.task.questions for d in q.meanings().values()]
     for marker in dict.fromkeys(m for text in task_text for m in _TODO.findall(text)):
-        yield _finding(
+        yield finding(
             "LB204",
             f"{marker} marker in a question description or label definition.",
             "Finish the description or definition in the task cell.",
@@ -627,7 +625,7 @@ def check_vague_wording(guide: Guide) -> Iterator[Finding]:
         prose = re.sub(r"`[^`]*`", "", text)
         found = [" ".join(m.split()).lower() for m in _VAGUE.findall(prose)]
         for phrase in dict.fromkeys(found):
-            yield _finding(
+            yield finding(
                 "LB301",
                 f"vague wording: {phrase!r}.",
                 "Say exactly when it applies (a condition, a threshold, an example) or state the exception "
@@ -660,30 +658,6 @@ def lint(guide: Guide) -> list[Finding]:
     """Run every check; findings sorted by severity, then cell."""
     findings = [finding for check in CHECKS for finding in check(guide)]
     return sorted(findings, key=lambda f: (_SEVERITY_ORDER[f.severity], f.cell or 0, f.code))
-
-
-def lint_path(path: str | os.PathLike[str]) -> tuple[Guide | None, list[Finding]]:
-    """Load a notebook and lint it; a missing or failing task cell is a finding (LB104), not an exception.
-
-    The guide is None then: nothing else can be checked (`labelbook lint` exits 2, as `build` does).
-    Any other NotebookError (unreadable file, failing example cell...) is raised: the input is unusable.
-    """
-    from labelbook import notebook
-
-    nb, resources = notebook.read(path)
-    for step in notebook.PREPROCESSORS:
-        try:
-            nb, resources = step(nb, resources)
-        except NotebookError as err:
-            if step is not notebook.run_task_cell:
-                raise
-            fix = err.fix or (
-                f"Tag one code cell {notebook.TASK_TAG!r} and make it bind `task = lb.Task(...)`; it must "
-                "run on its own, without a kernel."
-            )
-            return None, [_finding("LB104", err.problem, fix, err.cell)]
-    guide = notebook.build_guide(nb, resources)
-    return guide, lint(guide)
 
 
 def count(findings: list[Finding]) -> Counter[str]:

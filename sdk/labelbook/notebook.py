@@ -43,7 +43,6 @@ Every problem raises `NotebookError` naming the file, the 1-based cell number an
 from __future__ import annotations
 
 import difflib
-import functools
 import hashlib
 import json
 import os
@@ -57,10 +56,10 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 from labelbook.errors import LabelbookError, NotebookError
 from labelbook.guide import Block, CellOutput, Guide, Markdown, Rule, Section, WorkedExample
+from labelbook.markup import RULE_STATEMENT, block_parser, slugify
 from labelbook.task import Example, Task
 
 if TYPE_CHECKING:
-    from markdown_it import MarkdownIt
     from nbformat import NotebookNode
 
 __all__ = [
@@ -76,12 +75,12 @@ __all__ = [
     "inline_attachments",
     "load",
     "number_cells",
+    "preprocess",
     "read",
     "read_front_matter",
     "remove_hidden",
     "run_example_cells",
     "run_task_cell",
-    "slugify",
 ]
 
 TASK_TAG = "labelbook:task"
@@ -96,7 +95,6 @@ INTRODUCTION_ID = "introduction"
 Resources: TypeAlias = dict[str, Any]
 Preprocessor: TypeAlias = Callable[["NotebookNode", Resources], tuple["NotebookNode", Resources]]
 
-_RULE = re.compile(r"^\[(R(?:-|\d)[A-Za-z0-9_.-]*)\][ \t]*")
 _EXPLICIT_ID = re.compile(r"[ \t]*\{#([A-Za-z0-9][A-Za-z0-9_.:-]*)\}[ \t]*$")
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)^(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.S | re.M)
 
@@ -104,9 +102,21 @@ _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)^(?:---|\.\.\.)[ \t]*(?:\n|\Z)", 
 def load(path: str | os.PathLike[str]) -> Guide:
     """Read a notebook (.ipynb, or jupytext .py / .md) into a Guide."""
     nb, resources = read(path)
-    for step in PREPROCESSORS:
-        nb, resources = step(nb, resources)
+    nb, resources = preprocess(nb, resources)
     return build_guide(nb, resources)
+
+
+def preprocess(
+    nb: NotebookNode, resources: Resources, steps: Sequence[Preprocessor] | None = None
+) -> tuple[NotebookNode, Resources]:
+    """Run `steps` (default: every step of `PREPROCESSORS`) in order; each error names the notebook."""
+    for step in PREPROCESSORS if steps is None else steps:
+        try:
+            nb, resources = step(nb, resources)
+        except NotebookError as err:
+            err.path = err.path or resources["path"]
+            raise
+    return nb, resources
 
 
 # ---------------------------------------------------------------------------------------------
@@ -115,7 +125,14 @@ def load(path: str | os.PathLike[str]) -> Guide:
 
 def read(path: str | os.PathLike[str]) -> tuple[NotebookNode, Resources]:
     """Read a notebook file into nbformat 4 and the resources the pipeline starts from."""
-    path = Path(path)
+    try:
+        return _read(Path(path))
+    except NotebookError as err:
+        err.path = err.path or Path(path)
+        raise
+
+
+def _read(path: Path) -> tuple[NotebookNode, Resources]:
     if path.suffix not in SUPPORTED_SUFFIXES:
         raise NotebookError(
             f"{path}: unsupported file type {path.suffix or '(none)'!r}; labelbook reads "
@@ -181,19 +198,26 @@ def _check_cells(path: Path, raw: dict[str, Any]) -> None:
     for number, cell in enumerate(cells, start=1):
         where = f"{path}, cell {number}"
         if not isinstance(cell, dict):
-            raise NotebookError(f"{where}: a cell must be a JSON object; re-save the notebook from Jupyter.")
+            raise NotebookError(
+                f"{where}: a cell must be a JSON object; re-save the notebook from Jupyter.", cell=number
+            )
         if cell.get("cell_type") not in ("markdown", "code", "raw"):
             raise NotebookError(
-                f"{where}: unknown cell_type {cell.get('cell_type')!r} (expected markdown, code or raw)."
+                f"{where}: unknown cell_type {cell.get('cell_type')!r} (expected markdown, code or raw).",
+                cell=number,
             )
         source = cell.get("source")
         if not (
             isinstance(source, str) or (isinstance(source, list) and all(isinstance(s, str) for s in source))
         ):
-            raise NotebookError(f"{where}: the cell has no text 'source'; re-save the notebook from Jupyter.")
+            raise NotebookError(
+                f"{where}: the cell has no text 'source'; re-save the notebook from Jupyter.", cell=number
+            )
         tags = (cell.get("metadata") or {}).get("tags", [])
         if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-            raise NotebookError(f"{where}: metadata.tags must be a list of strings, got {tags!r}.")
+            raise NotebookError(
+                f"{where}: metadata.tags must be a list of strings, got {tags!r}.", cell=number
+            )
 
 
 def _read_jupytext(path: Path, text: str) -> NotebookNode:
@@ -234,11 +258,14 @@ def check_tags(nb: NotebookNode, resources: Resources) -> tuple[NotebookNode, Re
             if tag.startswith("labelbook:") and tag not in _KNOWN_TAGS:
                 close = difflib.get_close_matches(tag, _KNOWN_TAGS, n=1)
                 hint = f"did you mean {close[0]!r}?" if close else f"known tags: {', '.join(_KNOWN_TAGS)}."
-                raise NotebookError(f"{_where(resources, cell)}: unknown tag {tag!r}; {hint}")
+                raise NotebookError(
+                    f"{_where(resources, cell)}: unknown tag {tag!r}; {hint}", cell=cell["cell_number"]
+                )
             if tag in (TASK_TAG, EXAMPLE_TAG, SHOW_OUTPUT_TAG) and cell.cell_type != "code":
                 raise NotebookError(
                     f"{_where(resources, cell)}: the tag {tag!r} belongs on a code cell, "
-                    f"not a {cell.cell_type} cell; move it."
+                    f"not a {cell.cell_type} cell; move it.",
+                    cell=cell["cell_number"],
                 )
     return nb, resources
 
@@ -283,7 +310,8 @@ def read_front_matter(nb: NotebookNode, resources: Resources) -> tuple[NotebookN
         problem = getattr(err, "problem", None) or str(err)
         raise NotebookError(
             f"{_where(resources, first)}: the front matter is not valid YAML{line}: {problem}. "
-            "Write `key: value` lines between the two `---` lines."
+            "Write `key: value` lines between the two `---` lines.",
+            cell=first["cell_number"],
         ) from err
     if metadata is None:  # a horizontal rule, then only comments or headings: not front matter
         return nb, resources
@@ -291,12 +319,14 @@ def read_front_matter(nb: NotebookNode, resources: Resources) -> tuple[NotebookN
         raise NotebookError(
             f"{_where(resources, first)}: the front matter must be `key: value` lines, "
             f"got a YAML {type(metadata).__name__}. (A `---` line at the top of the first cell starts "
-            "front matter; for a horizontal rule there, write `***`.)"
+            "front matter; for a horizontal rule there, write `***`.)",
+            cell=first["cell_number"],
         )
     title = metadata.get("title")
     if title is not None and not isinstance(title, str):
         raise NotebookError(
-            f"{_where(resources, first)}: the front matter's title must be text, got {title!r}."
+            f"{_where(resources, first)}: the front matter's title must be text, got {title!r}.",
+            cell=first["cell_number"],
         )
     resources["metadata"] = metadata
     rest = first.source.lstrip("\n")[match.end() :]
@@ -434,12 +464,14 @@ def run_example_cells(nb: NotebookNode, resources: Resources) -> tuple[NotebookN
         else:
             raise NotebookError(
                 f"{where}: the cell ran but did not bind `example`; end it with "
-                "`example = lb.Example(record={...}, answers={...}, explanation=...)`."
+                "`example = lb.Example(record={...}, answers={...}, explanation=...)`.",
+                cell=cell["cell_number"],
             )
         if not isinstance(found, Sequence) or not all(isinstance(e, Example) for e in found) or not found:
             raise NotebookError(
                 f"{where}: `example` must be an lb.Example (or `examples` a non-empty list of them); "
-                "bind `example = lb.Example(record={...}, answers={...}, explanation=...)`."
+                "bind `example = lb.Example(record={...}, answers={...}, explanation=...)`.",
+                cell=cell["cell_number"],
             )
         resources["examples"][cell["cell_number"]] = list(found)
     return nb, resources
@@ -507,14 +539,6 @@ PREPROCESSORS: tuple[Preprocessor, ...] = (
 # Build
 
 
-def slugify(text: str) -> str:
-    """A heading's anchor, as GitHub makes it: lowercase words joined by '-', punctuation dropped."""
-    text = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", text)  # links and images keep their text
-    text = re.sub(r"<[^>]+>", "", text).lower()
-    text = re.sub(r"[^\w\s-]", "", text)
-    return re.sub(r"[\s-]+", "-", text).strip("-") or "section"
-
-
 class _Draft:
     """A section being assembled; examples get their ids once the section's id is known."""
 
@@ -530,17 +554,9 @@ class _Draft:
             self.cells.append(cell)
 
 
-@functools.cache
-def _block_parser() -> MarkdownIt:
-    """CommonMark, block level only: headings and paragraphs are all we look for."""
-    from markdown_it import MarkdownIt
-
-    return MarkdownIt("commonmark").disable(["inline", "text_join"])
-
-
 def _parse_markdown(source: str) -> tuple[list[tuple[int, int, int, str]], list[tuple[int, str, str]]]:
     """Headings (start line, end line, level, text) and rules (line, id, text) of one markdown cell."""
-    tokens = _block_parser().parse(source)
+    tokens = block_parser().parse(source)
     headings, rules = [], []
     for i, token in enumerate(tokens):
         if token.type == "heading_open" and token.map and token.level == 0:  # not in a list or quote
@@ -549,7 +565,7 @@ def _parse_markdown(source: str) -> tuple[list[tuple[int, int, int, str]], list[
                 headings.append((token.map[0], token.map[1], level, tokens[i + 1].content))
         elif token.type == "paragraph_open" and token.map:
             content = tokens[i + 1].content
-            match = _RULE.match(content)
+            match = RULE_STATEMENT.match(content)
             if match:
                 rules.append((token.map[0], match.group(1), content[match.end() :].strip()))
     return headings, rules

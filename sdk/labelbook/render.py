@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from labelbook.errors import TaskError, TemplateNotFound
 from labelbook.guide import CellOutput, Guide, Markdown, Section, WorkedExample
+from labelbook.markup import FENCE_OPENING, RULE_MARK, commonmark, fence, inline_code, slugify, source_parser
 from labelbook.task import (
     ChatField,
     ChatMessage,
@@ -90,10 +91,6 @@ OUTPUTS: tuple[Output, ...] = (
 """The templated outputs, in build order (task.json is written straight from the Task)."""
 
 TASK_JSON = "task.json"
-# [R-id] anywhere, or a rule id written bare ("(R-verified)"), which is linked only if the rule exists.
-_RULE_MARK = re.compile(
-    r"\[(R(?:-|\d)[A-Za-z0-9_.-]*)\]|(?<![\w\[-])(R(?:-|\d)[A-Za-z0-9_.-]*[A-Za-z0-9])(?![\w-])"
-)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -257,7 +254,7 @@ def _rule_marks(state: StateCore) -> None:
                 children.append(child)
                 continue
             text, start = child.content, 0
-            for match in _RULE_MARK.finditer(text):
+            for match in RULE_MARK.finditer(text):
                 rule_id = match.group(1) or match.group(2)
                 if match.group(2) and rule_id not in defined:
                     continue  # a bare word that only looks like an id
@@ -284,8 +281,6 @@ class _Slugger(threading.local):
     prefix = ""
 
     def __call__(self, title: str) -> str:
-        from labelbook.notebook import slugify
-
         return f"{self.prefix}-{slugify(title)}" if self.prefix else slugify(title)
 
 
@@ -294,26 +289,14 @@ _SLUGGER = _Slugger()
 
 @functools.cache
 def _html_parser() -> MarkdownIt:
-    from markdown_it import MarkdownIt
     from mdit_py_plugins.anchors import anchors_plugin
     from mdit_py_plugins.footnote import footnote_plugin
     from mdit_py_plugins.front_matter import front_matter_plugin
 
-    md = MarkdownIt("commonmark", {"html": True, "typographer": False}).enable("table")
-    md.use(front_matter_plugin).use(footnote_plugin).use(anchors_plugin, min_level=1, max_level=6,
-                                                           slug_func=_SLUGGER)  # fmt: skip
+    md = commonmark().use(front_matter_plugin).use(footnote_plugin)
+    md.use(anchors_plugin, min_level=1, max_level=6, slug_func=_SLUGGER)
     md.core.ruler.push("labelbook_rules", _rule_marks)
     return md
-
-
-@functools.cache
-def _source_parser() -> MarkdownIt:
-    from markdown_it import MarkdownIt
-    from mdit_py_plugins.footnote import footnote_plugin
-    from mdit_py_plugins.front_matter import front_matter_plugin
-
-    md = MarkdownIt("commonmark", {"html": True}).enable("table")
-    return md.use(front_matter_plugin).use(footnote_plugin)
 
 
 def markdown_to_html(text: str, *, doc_id: str = "", rules: Sequence[str] = ()) -> str:
@@ -369,7 +352,7 @@ def clean_markdown(text: str) -> str:
     # first line → (end line, replacement lines); other lines keep their text.
     replaced: dict[int, tuple[int, list[str]]] = {}
     verbatim: set[int] = set()
-    for token in _source_parser().parse(text):
+    for token in source_parser().parse(text):
         if not token.map:
             continue
         first, last = token.map
@@ -402,21 +385,6 @@ def clean_markdown(text: str) -> str:
 
 # ---------------------------------------------------------------------------------------------
 # Helpers the templates call
-
-
-def _fence(text: str, info: str = "") -> str:
-    """A fenced code block that no backtick run inside `text` can close early."""
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    marks = "`" * max(3, longest + 1)
-    return f"{marks}{info}\n{text.rstrip(chr(10))}\n{marks}"
-
-
-def _inline_code(text: str) -> str:
-    text = text.replace("\n", " ")
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    marks = "`" * (longest + 1)
-    pad = " " if text.startswith("`") or text.endswith("`") or not text.strip() else ""
-    return f"{marks}{pad}{text}{pad}{marks}"
 
 
 def _chat_messages(field: Field, value: object) -> tuple[ChatMessage, ...] | None:
@@ -546,8 +514,8 @@ def _environment(search_path: tuple[Path, ...], html_output: bool) -> jinja2.Env
         clean_markdown=clean_markdown,
         sanitize_html=lambda fragment: Markup(sanitize_html(str(fragment))),
         safe_url=safe_url,
-        fence=_fence,
-        inline_code=_inline_code,
+        fence=fence,
+        inline_code=inline_code,
         pretty=_pretty,
         tojson_pretty=_pretty,
     )
@@ -635,16 +603,13 @@ def render_template(
     return text if ".htm" in filename else _tidy_markdown(text)
 
 
-_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
-
-
 def _tidy_markdown(text: str) -> str:
     """One blank line between blocks, outside top-level code fences; one trailing newline."""
     out: list[str] = []
     fence = ""
     for line in text.split("\n"):
         line = line.rstrip() if not fence else line
-        match = _FENCE.match(line)
+        match = FENCE_OPENING.match(line)
         if fence:
             if match and match.group(1)[0] == fence[0] and len(match.group(1)) >= len(fence):
                 fence = ""

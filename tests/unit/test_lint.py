@@ -12,7 +12,8 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 import labelbook as lb
-from labelbook.lint import CHECKS, CODES, LONG_SECTION_WORDS, Finding, lint, lint_path
+from labelbook.build import lint_path
+from labelbook.lint import CHECKS, CODES, LONG_SECTION_WORDS, Finding, lint
 
 DEFINITIONS = '{"positive": "The writer likes it.", "negative": "The writer dislikes it."}'
 TASK = """\
@@ -202,7 +203,7 @@ def test_the_base_notebook_is_clean(tmp_path: Path) -> None:
 def test_findings_say_where_and_how_to_fix(tmp_path: Path) -> None:
     notebook = Notebook(examples=[POSITIVE.replace('"positive"}', '"neutral"}'), NEGATIVE])
     guide = lb.load(notebook.write(tmp_path))
-    [finding] = [f for f in guide.lint() if f.code == "LB103"]
+    [finding] = [f for f in lb.lint(guide) if f.code == "LB103"]
     assert finding.severity == "error"
     assert finding.cell == 4 and finding.section == "boundary"
     assert "'neutral' is not a label of question 'sentiment'" in finding.message

@@ -92,7 +92,7 @@ def test_task_json_is_the_tasks_own_and_round_trips() -> None:
 
 
 def test_the_example_is_lint_clean() -> None:
-    assert lb.load(EXAMPLE / "guide.ipynb").lint() == []
+    assert lb.lint(lb.load(EXAMPLE / "guide.ipynb")) == []
 
 
 def test_documents_do_not_depend_on_where_the_notebook_is(tmp_path: Path) -> None:
