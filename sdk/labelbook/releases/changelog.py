@@ -8,7 +8,7 @@ from pathlib import Path
 from labelbook.releases.changes import Change, GuideDiff
 from labelbook.render import render_template
 
-__all__ = ["changelog_lines", "grouped", "plain_text", "render_changelog", "render_diff_html"]
+__all__ = ["changelog_lines", "grouped", "render_changelog", "render_diff_html"]
 
 _CHANGELOG_LIMIT = 12
 
@@ -38,11 +38,6 @@ def render_changelog(
     """changelog.md through the `changelog` template."""
     context = {"version": version, "date": date, "changes": list(changes), "message": message}
     return render_template("changelog", "changelog.md.j2", context, notebook_dir=notebook_dir)
-
-
-def plain_text(markdown: str) -> str:
-    """A changelog line without its emphasis marks."""
-    return markdown.replace("**", "").replace("*", "")
 
 
 _KIND_TITLES = {

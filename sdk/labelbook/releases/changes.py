@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias
@@ -10,7 +11,7 @@ from typing import Any, Literal, TypeAlias
 from labelbook.releases.version import Bump, stronger
 from labelbook.releases.wording import Segment, word_diff
 
-__all__ = ["Action", "Change", "GuideDiff", "Kind", "by_key", "emphasis", "shorten"]
+__all__ = ["Action", "Change", "GuideDiff", "Kind", "by_key", "emphasis", "plain_text", "shorten"]
 
 Kind: TypeAlias = Literal[
     "title", "section", "rule", "field", "question", "label", "example", "task", "metadata"
@@ -89,6 +90,26 @@ class GuideDiff:
     def __bool__(self) -> bool:
         return bool(self.changes)
 
+    def __repr__(self) -> str:
+        head = f"<GuideDiff {self.old} → {self.new}: "
+        if not self.changes:
+            return head + "no changes>"
+        lines = "".join(f"\n  {c.bump:5} {plain_text(c.summary)}" for c in self.changes[:10])
+        more = f"\n  …and {len(self.changes) - 10} more" if len(self.changes) > 10 else ""
+        count = len(self.changes)
+        return f"{head}{count} change{'s' if count != 1 else ''}, needs a {self.bump} bump{lines}{more}>"
+
+    def _repr_html_(self) -> str:
+        """The changes in a notebook: bump, summary and the edited words highlighted."""
+        if not self.changes:
+            return f"<p>No changes between {html.escape(self.old)} and {html.escape(self.new)}.</p>"
+        rows = "".join(
+            f"<tr><td>{c.bump}</td><td>{html.escape(plain_text(c.summary))}</td><td>{_highlighted(c)}</td></tr>"
+            for c in self.changes
+        )
+        title = f"{html.escape(self.old)} → {html.escape(self.new)}: needs a {self.bump} bump"
+        return f"<p><b>{title}</b></p><table><tr><th>bump</th><th>change</th><th>edit</th></tr>{rows}</table>"
+
     def reasons(self, bump: Bump) -> list[Change]:
         """The changes that need `bump`."""
         return [change for change in self.changes if change.bump == bump]
@@ -101,6 +122,19 @@ class GuideDiff:
             "bump": self.bump,
             "changes": [change.to_dict() for change in self.changes],
         }
+
+
+def plain_text(markdown: str) -> str:
+    """A summary without its emphasis marks."""
+    return markdown.replace("**", "").replace("*", "")
+
+
+def _highlighted(change: Change) -> str:
+    tags = {"insert": "ins", "delete": "del"}
+    return "".join(
+        f"<{tags[kind]}>{html.escape(text)}</{tags[kind]}>" if kind in tags else html.escape(text)
+        for kind, text in change.segments
+    )
 
 
 def emphasis(text: str) -> str:

@@ -70,61 +70,67 @@ def _diff_sections(old: Sequence[Mapping[str, Any]], new: Sequence[Mapping[str, 
             )
             continue
         previous = before[sid] if sid in before else before[renamed_to[sid]]
-        if previous["title"] != section["title"] or previous["id"] != sid:
-            bump = text_bump(str(previous["title"]), str(section["title"]))
-            yield Change(
-                "section",
-                sid,
-                "renamed",
-                bump,
-                f"Section {emphasis(previous['title'])} is now called {emphasis(section['title'])}.",
-                detail=f"id {previous['id']} → {sid}" if previous["id"] != sid else "title",
-                old=str(previous["title"]),
-                new=str(section["title"]),
-                section=sid,
-            )
-        if previous["prose"] != section["prose"]:
-            bump = text_bump(str(previous["prose"]), str(section["prose"]))
-            words = "typos fixed" if bump == "patch" else "reworded"
-            yield Change(
-                "section",
-                sid,
-                "changed",
-                bump,
-                f"Section {emphasis(section['title'])} {words}.",
-                old=str(previous["prose"]),
-                new=str(section["prose"]),
-                section=sid,
-            )
-        if previous["level"] != section["level"]:
-            yield Change(
-                "section",
-                sid,
-                "moved",
-                "patch",
-                f"Section {emphasis(section['title'])} moved to heading level {section['level']}.",
-                section=sid,
-            )
-        if previous["outputs"] != section["outputs"]:
-            same_data = [(o["kind"], o["sha256"]) for o in previous["outputs"]] == [
-                (o["kind"], o["sha256"]) for o in section["outputs"]
-            ]
-            yield Change(
-                "section",
-                sid,
-                "changed",
-                "patch" if same_data else "minor",
-                f"Section {emphasis(section['title'])}: "
-                + ("image descriptions updated." if same_data else "tables or figures changed."),
-                detail="outputs",
-                section=sid,
-            )
+        yield from _section_edits(previous, section)
     kept_old = [renamed[str(s["id"])]["id"] if s["id"] in renamed else s["id"] for s in old]
     kept_old = [sid for sid in kept_old if sid in after]
     kept_new = [s["id"] for s in new if s["id"] in before or s["id"] in renamed_to]
     if kept_old != kept_new:
         yield Change(
             "section", "*", "moved", "patch", "Sections reordered.", detail=" → ".join(map(str, kept_new))
+        )
+
+
+def _section_edits(previous: Mapping[str, Any], section: Mapping[str, Any]) -> Iterator[Change]:
+    """What changed in a section kept (or renamed) between two versions: title, prose, level, outputs."""
+    sid = str(section["id"])
+    if previous["title"] != section["title"] or previous["id"] != sid:
+        bump = text_bump(str(previous["title"]), str(section["title"]))
+        yield Change(
+            "section",
+            sid,
+            "renamed",
+            bump,
+            f"Section {emphasis(previous['title'])} is now called {emphasis(section['title'])}.",
+            detail=f"id {previous['id']} → {sid}" if previous["id"] != sid else "title",
+            old=str(previous["title"]),
+            new=str(section["title"]),
+            section=sid,
+        )
+    if previous["prose"] != section["prose"]:
+        bump = text_bump(str(previous["prose"]), str(section["prose"]))
+        words = "typos fixed" if bump == "patch" else "reworded"
+        yield Change(
+            "section",
+            sid,
+            "changed",
+            bump,
+            f"Section {emphasis(section['title'])} {words}.",
+            old=str(previous["prose"]),
+            new=str(section["prose"]),
+            section=sid,
+        )
+    if previous["level"] != section["level"]:
+        yield Change(
+            "section",
+            sid,
+            "moved",
+            "patch",
+            f"Section {emphasis(section['title'])} moved to heading level {section['level']}.",
+            section=sid,
+        )
+    if previous["outputs"] != section["outputs"]:
+        same_data = [(o["kind"], o["sha256"]) for o in previous["outputs"]] == [
+            (o["kind"], o["sha256"]) for o in section["outputs"]
+        ]
+        yield Change(
+            "section",
+            sid,
+            "changed",
+            "patch" if same_data else "minor",
+            f"Section {emphasis(section['title'])}: "
+            + ("image descriptions updated." if same_data else "tables or figures changed."),
+            detail="outputs",
+            section=sid,
         )
 
 
@@ -199,66 +205,71 @@ def _diff_examples(old: Sequence[Mapping[str, Any]], new: Sequence[Mapping[str, 
                 section=sid,
             )
             continue
-        previous = before[eid]
-        if previous["answers"] != example["answers"]:
-            answers = ", ".join(
-                f"{q} = {json.dumps(v, ensure_ascii=False)}"
-                for q, v in example["answers"].items()
-                if previous["answers"].get(q) != v
-            )
-            yield Change(
-                "example",
-                eid,
-                "changed",
-                "minor",
-                f"Worked example {_example_name(example)}: correct answer changed ({answers or 'removed'}).",
-                detail="answers",
-                section=sid,
-            )
-        if previous["record"] != example["record"]:
-            yield Change(
-                "example",
-                eid,
-                "changed",
-                "minor",
-                f"Worked example {_example_name(example)}: the record changed.",
-                detail="record",
-                section=sid,
-            )
-        if previous["explanation"] != example["explanation"]:
-            bump = text_bump(str(previous["explanation"]), str(example["explanation"]))
-            words = "typo fixed in the explanation" if bump == "patch" else "explanation changed"
-            yield Change(
-                "example",
-                eid,
-                "changed",
-                bump,
-                f"Worked example {_example_name(example)}: {words}.",
-                old=str(previous["explanation"]),
-                new=str(example["explanation"]),
-                section=sid,
-            )
-        if previous["title"] != example["title"]:
-            yield Change(
-                "example",
-                eid,
-                "renamed",
-                text_bump(str(previous["title"]), str(example["title"])),
-                f"Worked example now titled {emphasis(example['title'])}.",
-                old=str(previous["title"]),
-                new=str(example["title"]),
-                section=sid,
-            )
-        if previous["section"] != sid:
-            yield Change(
-                "example",
-                eid,
-                "moved",
-                "minor",
-                f"Worked example {_example_name(example)} moved.",
-                detail=f"{previous['section']} → {sid}",
-                section=sid,
-            )
+        yield from _example_edits(before[eid], example)
+
+
+def _example_edits(previous: Mapping[str, Any], example: Mapping[str, Any]) -> Iterator[Change]:
+    """What changed in a worked example kept between versions: answers, record, explanation, title, place."""
+    eid, sid = str(example["id"]), str(example["section"])
+    if previous["answers"] != example["answers"]:
+        answers = ", ".join(
+            f"{q} = {json.dumps(v, ensure_ascii=False)}"
+            for q, v in example["answers"].items()
+            if previous["answers"].get(q) != v
+        )
+        yield Change(
+            "example",
+            eid,
+            "changed",
+            "minor",
+            f"Worked example {_example_name(example)}: correct answer changed ({answers or 'removed'}).",
+            detail="answers",
+            section=sid,
+        )
+    if previous["record"] != example["record"]:
+        yield Change(
+            "example",
+            eid,
+            "changed",
+            "minor",
+            f"Worked example {_example_name(example)}: the record changed.",
+            detail="record",
+            section=sid,
+        )
+    if previous["explanation"] != example["explanation"]:
+        bump = text_bump(str(previous["explanation"]), str(example["explanation"]))
+        words = "typo fixed in the explanation" if bump == "patch" else "explanation changed"
+        yield Change(
+            "example",
+            eid,
+            "changed",
+            bump,
+            f"Worked example {_example_name(example)}: {words}.",
+            old=str(previous["explanation"]),
+            new=str(example["explanation"]),
+            section=sid,
+        )
+    if previous["title"] != example["title"]:
+        yield Change(
+            "example",
+            eid,
+            "renamed",
+            text_bump(str(previous["title"]), str(example["title"])),
+            f"Worked example now titled {emphasis(example['title'])}.",
+            old=str(previous["title"]),
+            new=str(example["title"]),
+            section=sid,
+        )
+    if previous["section"] != sid:
+        yield Change(
+            "example",
+            eid,
+            "moved",
+            "minor",
+            f"Worked example {_example_name(example)} moved.",
+            detail=f"{previous['section']} → {sid}",
+            section=sid,
+        )
 
 
 def diff(

@@ -14,8 +14,8 @@ from labelbook.encoding import format_utc
 from labelbook.errors import ReleaseError
 from labelbook.guide import Guide
 from labelbook.lint import lint
-from labelbook.releases.changelog import changelog_lines, plain_text, render_changelog
-from labelbook.releases.changes import GuideDiff
+from labelbook.releases.changelog import changelog_lines, render_changelog
+from labelbook.releases.changes import GuideDiff, plain_text
 from labelbook.releases.diff import diff
 from labelbook.releases.snapshot import snapshot
 from labelbook.releases.store import (
