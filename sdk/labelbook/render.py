@@ -63,6 +63,7 @@ __all__ = [
     "render_template",
     "safe_url",
     "sanitize_html",
+    "template_macros",
     "template_search_path",
 ]
 
@@ -391,6 +392,24 @@ def _context(guide: Guide, release: Mapping[str, Any] | None) -> dict[str, Any]:
     }
 
 
+def _default_filename(template: str | os.PathLike[str]) -> str:
+    """The file of the output whose default template is `template` (`contractor` → guide.html.j2)."""
+    by_name = {o.default: o.template for o in OUTPUTS}
+    return by_name.get(os.fspath(template), OUTPUTS[0].template)
+
+
+def _load_template(
+    template: str | os.PathLike[str], filename: str, notebook_dir: Path | None
+) -> jinja2.Template:
+    """Find a template file and compile it in labelbook's environment (its own folder first on the path)."""
+    path = find_template(template, filename, notebook_dir)
+    env = _environment(template_search_path(path, notebook_dir), ".htm" in filename)
+    try:
+        return env.get_template(path.name)
+    except Exception as err:  # jinja2's TemplateSyntaxError, TemplateNotFound for an extended base
+        raise TemplateNotFound(f"{path}: cannot load the template: {err}", [path]) from err
+
+
 def render(
     guide: Guide,
     template: str | os.PathLike[str] = "argilla",
@@ -404,16 +423,9 @@ def render(
     template is `template` (`argilla` → guide.md.j2, `contractor` → guide.html.j2).
     `release` fills the release banner and "what changed" slot (None: no banner).
     """
-    if filename is None:
-        by_name = {o.default: o.template for o in OUTPUTS}
-        filename = by_name.get(os.fspath(template), OUTPUTS[0].template)
+    filename = filename or _default_filename(template)
     notebook_dir = guide.source_path.resolve().parent
-    path = find_template(template, filename, notebook_dir)
-    env = _environment(template_search_path(path, notebook_dir), ".htm" in filename)
-    try:
-        compiled = env.get_template(path.name)  # the template's own folder comes first on the path
-    except Exception as err:  # jinja2's TemplateSyntaxError, TemplateNotFound for an extended base
-        raise TemplateNotFound(f"{path}: cannot load the template: {err}", [path]) from err
+    compiled = _load_template(template, filename, notebook_dir)
     text = compiled.render(_context(guide, release))
     return text if ".htm" in filename else _tidy_markdown(text)
 
@@ -430,12 +442,7 @@ def render_template(
     Used for documents that are not a Guide (the release changelog, the release diff): `context` is
     passed as is. HTML (".htm" in `filename`) is autoescaped; markdown is tidied like guide.md.
     """
-    path = find_template(template, filename, notebook_dir)
-    env = _environment(template_search_path(path, notebook_dir), ".htm" in filename)
-    try:
-        compiled = env.get_template(path.name)
-    except Exception as err:  # jinja2's TemplateSyntaxError, TemplateNotFound for an extended base
-        raise TemplateNotFound(f"{path}: cannot load the template: {err}", [path]) from err
+    compiled = _load_template(template, filename, notebook_dir)
     text = compiled.render(dict(context))
     return text if ".htm" in filename else _tidy_markdown(text)
 
@@ -496,3 +503,22 @@ def render_all(
     }
     documents[TASK_JSON] = guide.task.to_json()
     return documents
+
+
+def template_macros(
+    guide: Guide,
+    template: str | os.PathLike[str] = "contractor",
+    *,
+    filename: str | None = None,
+    release: Mapping[str, Any] | None = None,
+) -> Any:
+    """A template's macros (the contractor page's `record_value(field, value)`, `example_block`, ...)
+    bound to the guide's context, found and configured exactly as `render` finds them.
+
+    The template is run once with no sections (cheap even for a long guide), so the notebook widgets
+    render records through the very markup `labelbook build` writes into guide.html.
+    """
+    filename = filename or _default_filename(template)
+    notebook_dir = guide.source_path.resolve().parent
+    compiled = _load_template(template, filename, notebook_dir)
+    return compiled.make_module({**_context(guide, release), "sections": ()})

@@ -14,7 +14,7 @@ import pytest
 import labelbook as lb
 from labelbook import releases
 
-DRAFT = Path(__file__).resolve().parents[2] / "examples" / "preference" / "guide.ipynb"
+DRAFT = Path(__file__).resolve().parents[3] / "examples" / "preference" / "guide.ipynb"
 PROSE_RULE = "- [R-better] Read both answers in full; pick b when it is a better answer."
 BOUNDARY_RULE = (
     "- [R-better] Prefer `a` over `b` when A is correct and B is not, or when both are correct and A "
