@@ -19,7 +19,8 @@ no answer can change (typos, formatting). The precise typo rule is `is_typo_fix`
 One module per concern, in dependency order:
 
     version     Version, Bump: semantic version numbers
-    snapshot    snapshot(guide): the structure guide.json stores and `diff` compares
+    snapshot    snapshot(guide) -> Snapshot: the structure guide.json stores and `diff` compares,
+                typed as stored (TypedDicts of the JSON)
     wording     is_typo_fix, word_diff: typo or meaning, word-level highlights
     changes     Change, GuideDiff: what a diff holds
     diff_task   the task's part of a diff (fields, questions, labels, metadata)
@@ -37,7 +38,7 @@ from labelbook.releases.changes import Change, GuideDiff
 from labelbook.releases.deploylog import DEPLOYMENTS, Deployment, deployments, live_release, record_deployment
 from labelbook.releases.diff import diff
 from labelbook.releases.make import WORKING, diff_versions, release
-from labelbook.releases.snapshot import SNAPSHOT_SCHEMA, snapshot
+from labelbook.releases.snapshot import SNAPSHOT_SCHEMA, Snapshot, snapshot
 from labelbook.releases.store import (
     DOCUMENTS,
     MANIFEST,
@@ -67,6 +68,7 @@ __all__ = [
     "GuideDiff",
     "Release",
     "Segment",
+    "Snapshot",
     "Version",
     "author",
     "changelog_lines",

@@ -6,12 +6,14 @@ import functools
 import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, TypeAlias
+from typing import Any, Literal, TypeAlias, TypeVar
 
 from labelbook.releases.version import Bump, stronger
 from labelbook.releases.wording import Segment, word_diff
 
 __all__ = ["Action", "Change", "GuideDiff", "Kind", "by_key", "emphasis", "plain_text", "shorten"]
+
+_Item = TypeVar("_Item", bound=Mapping[str, Any])
 
 Kind: TypeAlias = Literal[
     "title", "section", "rule", "field", "question", "label", "example", "task", "metadata"
@@ -160,6 +162,6 @@ def shorten(text: str, limit: int = 90) -> str:
     return f"{cut}…" if cut and cut != flat else flat
 
 
-def by_key(items: Sequence[Mapping[str, Any]], key: str = "name") -> dict[str, Mapping[str, Any]]:
+def by_key(items: Sequence[_Item], key: str = "name") -> dict[str, _Item]:
     """Snapshot entries (fields, questions, sections, examples) by their name or id."""
     return {str(item[key]): item for item in items}

@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
 
 from labelbook.releases.changes import Change, GuideDiff, by_key, emphasis, shorten
 from labelbook.releases.diff_task import diff_task
+from labelbook.releases.snapshot import ExampleData, SectionData, Snapshot
 from labelbook.releases.wording import text_bump
 
 __all__ = ["diff"]
 
 
-def _pair_renamed_sections(
-    removed: list[Mapping[str, Any]], added: list[Mapping[str, Any]]
-) -> dict[str, Mapping[str, Any]]:
+def _pair_renamed_sections(removed: list[SectionData], added: list[SectionData]) -> dict[str, SectionData]:
     """Removed section id → the added section that is the same section under a new title/id."""
-    pairs: dict[str, Mapping[str, Any]] = {}
+    pairs: dict[str, SectionData] = {}
     taken: set[str] = set()
     for gone in removed:
         best, best_ratio = None, 0.6
@@ -39,7 +37,7 @@ def _pair_renamed_sections(
     return pairs
 
 
-def _diff_sections(old: Sequence[Mapping[str, Any]], new: Sequence[Mapping[str, Any]]) -> Iterator[Change]:
+def _diff_sections(old: Sequence[SectionData], new: Sequence[SectionData]) -> Iterator[Change]:
     before, after = by_key(old, "id"), by_key(new, "id")
     removed = [s for s in old if s["id"] not in after]
     added = [s for s in new if s["id"] not in before]
@@ -80,7 +78,7 @@ def _diff_sections(old: Sequence[Mapping[str, Any]], new: Sequence[Mapping[str, 
         )
 
 
-def _section_edits(previous: Mapping[str, Any], section: Mapping[str, Any]) -> Iterator[Change]:
+def _section_edits(previous: SectionData, section: SectionData) -> Iterator[Change]:
     """What changed in a section kept (or renamed) between two versions: title, prose, level, outputs."""
     sid = str(section["id"])
     if previous["title"] != section["title"] or previous["id"] != sid:
@@ -134,8 +132,8 @@ def _section_edits(previous: Mapping[str, Any], section: Mapping[str, Any]) -> I
         )
 
 
-def _diff_rules(old: Sequence[Mapping[str, Any]], new: Sequence[Mapping[str, Any]]) -> Iterator[Change]:
-    def rules(sections: Sequence[Mapping[str, Any]]) -> dict[str, tuple[str, str]]:
+def _diff_rules(old: Sequence[SectionData], new: Sequence[SectionData]) -> Iterator[Change]:
+    def rules(sections: Sequence[SectionData]) -> dict[str, tuple[str, str]]:
         return {str(r["id"]): (str(r["text"]), str(s["id"])) for s in sections for r in s["rules"]}
 
     before, after = rules(old), rules(new)
@@ -175,11 +173,11 @@ def _diff_rules(old: Sequence[Mapping[str, Any]], new: Sequence[Mapping[str, Any
             )
 
 
-def _example_name(example: Mapping[str, Any]) -> str:
+def _example_name(example: ExampleData) -> str:
     return f"{emphasis(example['title'])} ({example['id']})" if example.get("title") else str(example["id"])
 
 
-def _diff_examples(old: Sequence[Mapping[str, Any]], new: Sequence[Mapping[str, Any]]) -> Iterator[Change]:
+def _diff_examples(old: Sequence[ExampleData], new: Sequence[ExampleData]) -> Iterator[Change]:
     before, after = by_key(old, "id"), by_key(new, "id")
     for eid, example in before.items():
         if eid not in after:
@@ -208,7 +206,7 @@ def _diff_examples(old: Sequence[Mapping[str, Any]], new: Sequence[Mapping[str, 
         yield from _example_edits(before[eid], example)
 
 
-def _example_edits(previous: Mapping[str, Any], example: Mapping[str, Any]) -> Iterator[Change]:
+def _example_edits(previous: ExampleData, example: ExampleData) -> Iterator[Change]:
     """What changed in a worked example kept between versions: answers, record, explanation, title, place."""
     eid, sid = str(example["id"]), str(example["section"])
     if previous["answers"] != example["answers"]:
@@ -272,9 +270,7 @@ def _example_edits(previous: Mapping[str, Any], example: Mapping[str, Any]) -> I
         )
 
 
-def diff(
-    old: Mapping[str, Any], new: Mapping[str, Any], *, old_label: str = "old", new_label: str = "new"
-) -> GuideDiff:
+def diff(old: Snapshot, new: Snapshot, *, old_label: str = "old", new_label: str = "new") -> GuideDiff:
     """Compare two snapshots (see `snapshot`) by title, task, section, rule and worked example."""
     changes: list[Change] = []
     if old["title"] != new["title"]:

@@ -7,7 +7,6 @@ import os
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from labelbook.build import Source, build, guide_of
 from labelbook.encoding import format_utc
@@ -17,7 +16,7 @@ from labelbook.lint import lint
 from labelbook.releases.changelog import changelog_lines, render_changelog
 from labelbook.releases.changes import GuideDiff, plain_text
 from labelbook.releases.diff import diff
-from labelbook.releases.snapshot import snapshot
+from labelbook.releases.snapshot import Snapshot, snapshot
 from labelbook.releases.store import (
     Release,
     as_utc,
@@ -121,7 +120,7 @@ def _documents(
     created: datetime,
     lines: list[str],
     message: str,
-    current: dict[str, Any],
+    current: Snapshot,
 ) -> dict[str, str]:
     """The release's files: the built documents with the banner, guide.json and changelog.md."""
     date = created.date().isoformat()
@@ -134,7 +133,7 @@ def _documents(
     return documents
 
 
-def _side(source: Source, which: str) -> tuple[str, dict[str, Any]]:
+def _side(source: Source, which: str) -> tuple[str, Snapshot]:
     if which == WORKING:
         return WORKING, snapshot(guide_of(source))
     found = open_release(source.source_path if isinstance(source, Guide) else source, which)

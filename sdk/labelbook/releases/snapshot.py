@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from labelbook.encoding import jsonable
 from labelbook.markup import RULE_STATEMENT
@@ -13,9 +13,60 @@ from labelbook.markup import RULE_STATEMENT
 if TYPE_CHECKING:
     from labelbook.guide import Guide
 
-__all__ = ["SNAPSHOT_SCHEMA", "snapshot"]
+__all__ = ["SNAPSHOT_SCHEMA", "ExampleData", "OutputData", "RuleData", "SectionData", "Snapshot", "snapshot"]
 
 SNAPSHOT_SCHEMA = 1
+
+# The snapshot is typed as it is stored: JSON objects (TypedDicts, not dataclasses), so guide.json
+# written by any labelbook is read back without conversion and `diff` compares it key by key.
+
+
+class RuleData(TypedDict):
+    """A rule: `[R-id] text`."""
+
+    id: str
+    text: str
+
+
+class OutputData(TypedDict):
+    """A stored cell output shown in the guide: compared by content hash and alt text."""
+
+    kind: str
+    sha256: str
+    alt: str
+
+
+class SectionData(TypedDict):
+    """A section: its prose without the rules, which are compared by id."""
+
+    id: str
+    title: str
+    level: int
+    prose: str
+    rules: list[RuleData]
+    examples: list[str]
+    outputs: list[OutputData]
+
+
+class ExampleData(TypedDict):
+    """A worked example: record and answers as JSON, where it sits, why."""
+
+    id: str
+    section: str
+    title: str
+    record: dict[str, Any]
+    answers: dict[str, Any]
+    explanation: str
+
+
+class Snapshot(TypedDict):
+    """guide.json: the guide's structure; `task` is `Task.to_dict()` (task.json's shape)."""
+
+    schema: int
+    title: str
+    task: dict[str, Any]
+    sections: list[SectionData]
+    examples: list[ExampleData]
 
 
 def _prose(body: str) -> str:
@@ -36,9 +87,9 @@ def _prose(body: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip()
 
 
-def snapshot(guide: Guide) -> dict[str, Any]:
+def snapshot(guide: Guide) -> Snapshot:
     """The guide's structure as JSON data: what a release stores in guide.json and `diff` compares."""
-    sections = []
+    sections: list[SectionData] = []
     for section in guide.sections:
         sections.append(
             {
@@ -54,7 +105,7 @@ def snapshot(guide: Guide) -> dict[str, Any]:
                 ],
             }
         )
-    examples = [
+    examples: list[ExampleData] = [
         {
             "id": worked.id,
             "section": worked.section_id,

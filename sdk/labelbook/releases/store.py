@@ -24,11 +24,12 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from labelbook.encoding import parse_utc, utc
 from labelbook.errors import ReleaseError
 from labelbook.files import fsync_dir, write_synced
+from labelbook.releases.snapshot import Snapshot
 from labelbook.releases.version import Version
 
 __all__ = [
@@ -137,10 +138,9 @@ class Release:
             raise ReleaseError(f"{self.path}: release {self.version} has no file {name!r}.")
         return (self.path / name).read_text(encoding="utf-8")
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self) -> Snapshot:
         """The guide's structure as it was released (guide.json)."""
-        data: dict[str, Any] = json.loads(self.text("guide.json"))
-        return data
+        return cast(Snapshot, json.loads(self.text("guide.json")))
 
     def to_dict(self) -> dict[str, Any]:
         """Summary as JSON data."""
