@@ -113,7 +113,7 @@ def main() -> int:
     print("2. publish: dataset, guidelines, simulated contractors, records with gold items")
     try:
         result = lb.publish(
-            notebook,
+            release,
             records=project_dir / "records.jsonl",
             workspace="demo",
             annotators=project_dir / "roster.csv",

@@ -51,10 +51,9 @@ def release(
     (`GuideDiff.bump`); `bump` may only raise it. Lint errors block the release (ReleaseError
     with `.findings`).
     """
+    where = guide_or_notebook.source_path if isinstance(guide_or_notebook, Guide) else guide_or_notebook
     if not message.strip():
-        raise ReleaseError(
-            f"{guide_or_notebook}: a release needs a message saying what changed (-m MESSAGE)."
-        )
+        raise ReleaseError(f"{where}: a release needs a message saying what changed (-m MESSAGE).")
     if bump is not None and bump not in BUMPS:
         raise ReleaseError(f"bump must be one of {', '.join(BUMPS)}, got {bump!r}.")
     guide = guide_of(guide_or_notebook)
