@@ -106,15 +106,14 @@ def main() -> int:
     notebook = project_dir / "guide.ipynb"
 
     print("1. release the guidelines")
-    made = lb.release(notebook, "Demo release")
-    release = made or lb.releases.latest_release(notebook)
-    assert release is not None
-    print(f"   release {release.version} in {release.path}")
+    guide = lb.load(notebook)
+    release = lb.release(guide, "Demo release")  # the latest release when nothing changed
+    print(f"   release {release.version} ({'new' if release.created else 'unchanged'}) in {release.path}")
 
     print("2. publish: dataset, guidelines, simulated contractors, records with gold items")
     try:
         result = lb.publish(
-            notebook,
+            release,
             records=project_dir / "records.jsonl",
             workspace="demo",
             annotators=project_dir / "roster.csv",

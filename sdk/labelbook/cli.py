@@ -206,31 +206,6 @@ def _summary(findings: list[Any]) -> str:
     return ", ".join(f"{counts[s]} {s}{'s' if counts[s] != 1 else ''}" for s in ("error", "warning", "hint"))
 
 
-def _write_atomically(directory: Path, documents: dict[str, str]) -> list[Path]:
-    """Write every document to a temp file beside its target, then rename each into place."""
-    import os
-    import tempfile
-
-    directory.mkdir(parents=True, exist_ok=True)
-    staged: list[tuple[str, Path]] = []
-    try:
-        for name, text in documents.items():
-            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
-            staged.append((tmp, directory / name))
-            with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(tmp, 0o644)
-        for tmp, target in staged:
-            os.replace(tmp, target)
-    finally:
-        for tmp, _ in staged:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-    return [target for _, target in staged]
-
-
 BUILD_HELP = """Build the guidelines from a notebook: guide.md, guide.html and task.json.
 
 \b
@@ -277,17 +252,14 @@ template: nothing written).
 @click.option("--skip-lint", is_flag=True, help="Do not lint: only write the documents.")
 def build(notebook: Path, output_dir: Path, templates: tuple[str, ...], skip_lint: bool) -> None:
     _skip_slow_optional_imports()
-    from labelbook.lint import lint
-    from labelbook.notebook import load
-    from labelbook.render import render_all
+    from labelbook.build import build as build_guide
 
     try:
-        guide = load(notebook)
-        findings = [] if skip_lint else lint(guide)
-        documents = render_all(guide, templates)
+        built = build_guide(notebook, templates, lint_guide=not skip_lint)
     except LabelbookError as err:
         _unusable(err)
-    written = _write_atomically(output_dir, documents)
+    findings = list(built.findings)
+    written = built.write(output_dir)
     for path in written:
         click.echo(f"wrote {path}")
     if findings:
@@ -330,7 +302,7 @@ a suggested fix. Exit 0 no errors (warnings and hints allowed), 1 errors, 2 unus
 @_json_option
 def lint_command(notebook: Path, as_json: bool) -> None:
     _skip_slow_optional_imports()
-    from labelbook.lint import lint_path
+    from labelbook.build import lint_path
 
     try:
         guide, findings = lint_path(notebook)
@@ -406,9 +378,8 @@ def release_command(notebook: Path, message: str, bump: str | None) -> None:
         _fail(err)
     except (NotebookError, TaskError, TemplateNotFound) as err:
         _unusable(err)
-    if made is None:
-        latest = releases.latest_release(notebook)
-        click.echo(f"{notebook}: nothing changed since {latest.version if latest else '?'}; no release made.")
+    if not made.created:
+        click.echo(f"{notebook}: nothing changed since {made.version}; no release made.")
         return
     click.secho(f"released {made.version} ({made.bump}) → {made.path}", fg="green", bold=True)
     for line in made.changes:
@@ -503,14 +474,13 @@ def diff_command(notebook: Path, old: str, new: str, html_file: Path | None, as_
     _skip_slow_optional_imports()
     from labelbook import releases
     from labelbook.errors import ReleaseError
+    from labelbook.files import write_text
 
     try:
         changes = releases.diff_versions(notebook, old, new)
         if html_file is not None:
             page = releases.render_diff_html(changes, notebook_dir=notebook.resolve().parent)
-            _write_atomically(
-                html_file.parent if str(html_file.parent) else Path("."), {html_file.name: page}
-            )
+            write_text(html_file, page)
     except ReleaseError as err:
         _fail(err)
     except LabelbookError as err:

@@ -54,10 +54,14 @@ class TaskError(LabelbookError):
 class NotebookError(LabelbookError):
     """A notebook cannot be read into a Guide; the message names the file, the cell and the fix."""
 
-    def __init__(self, message: str, *, cell: int | None = None, fix: str = "") -> None:
+    def __init__(
+        self, message: str, *, path: Path | None = None, cell: int | None = None, fix: str = ""
+    ) -> None:
         super().__init__(f"{message} {fix}" if fix else message)
         self.problem: str = message
         """What is wrong and where, without the fix."""
+        self.path: Path | None = path
+        """The notebook at fault (set by the pipeline for every error it raises)."""
         self.cell: int | None = cell
         """The 1-based number of the cell at fault, when one is."""
         self.fix: str = fix

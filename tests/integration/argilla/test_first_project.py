@@ -327,9 +327,8 @@ def test_open_and_pull_reach_the_server_project_json_records(
     assert str(caught.value) == (
         f"no API key for the Argilla server at {lb_server.url} (recorded in the project's project.json): "
         f"ARGILLA_API_KEY is not set, and the local server of {default} is stopped. Set ARGILLA_API_KEY "
-        "to an owner's API key of that server (the local server's key is only ever sent to the local "
-        "server), or start its local server with `labelbook server start --data-dir DIR` (or pass "
-        "--data-dir)."
+        "to an owner's API key of that server, or start its local server with `labelbook server start "
+        "--data-dir DIR` (or pass --data-dir)."
     )
     with lb.Project.open(notebook, data_dir=lb_server.data_dir) as project:
         assert project.state.dataset_id == result.dataset_id
