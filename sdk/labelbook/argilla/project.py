@@ -199,8 +199,8 @@ class Project:
         the guide as the notebook holds it now, the gold answers and the roster's rates."""
         import pandas as pd
 
-        from labelbook import quality
         from labelbook.notebook import load
+        from labelbook.quality import report
 
         roster = pd.DataFrame(
             [{"username": a.username, "vendor": a.vendor, "rate": a.rate} for a in self.state.roster],
@@ -209,7 +209,7 @@ class Project:
         options.setdefault("rates", roster if roster["rate"].notna().any() else None)
         options.setdefault("record_url", self.url)
         options.setdefault("dataset_url", self.url)
-        return quality.report(
+        return report(
             self.annotations(),
             guide=guide if guide is not None else load(self.notebook),
             gold=self.gold_status(),
