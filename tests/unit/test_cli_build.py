@@ -16,6 +16,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 import labelbook as lb
 from labelbook import cli, render
+from labelbook.cli._shared import write_atomically
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "trajectory-rating" / "guide.ipynb"
@@ -169,7 +170,7 @@ def test_outputs_are_never_half_written(tmp_path: Path, monkeypatch: pytest.Monk
 
     monkeypatch.setattr(os, "replace", failing_replace)
     with pytest.raises(OSError):
-        cli._write_atomically(out, render.render_all(lb.load(EXAMPLE)))
+        write_atomically(out, render.render_all(lb.load(EXAMPLE)))
     monkeypatch.setattr(os, "replace", real_replace)
     expected = render.render_all(lb.load(EXAMPLE))
     for path in out.iterdir():
