@@ -159,7 +159,7 @@ def test_gold_is_spread_through_the_queue_at_the_rate() -> None:
 
 
 def test_a_published_record_differs_by_fields_or_metadata_not_by_what_the_server_adds() -> None:
-    from labelbook.argilla.publish import content_differs
+    from labelbook.argilla.upload import content_differs
 
     payload = {"external_id": "r1", "fields": {"text": "a"}, "metadata": {"source": "wiki", "length": 3}}
     on_server = {

@@ -20,7 +20,10 @@ from labelbook.errors import LabelbookError
 from labelbook.releases import deployments, store_path
 
 if TYPE_CHECKING:
+    import argilla as rg
     import pandas as pd
+
+    from labelbook.argilla.publish import PublishResult
 
 PAGE = 1000  # argilla-server's largest page of records
 
@@ -34,13 +37,22 @@ def _value(kind: str, raw: Any) -> Any:
 class Project:
     """A published labeling project: its dataset on an Argilla server, its roster and gold answers."""
 
-    def __init__(self, notebook: str | os.PathLike[str], state: ProjectState, connection: Connection) -> None:
+    def __init__(
+        self,
+        notebook: str | os.PathLike[str],
+        state: ProjectState,
+        connection: Connection,
+        *,
+        last_publish: PublishResult | None = None,
+    ) -> None:
         self.notebook = Path(notebook)
         """The guide notebook (its release store and state sit beside it)."""
         self.state = state
         """project.json: server, workspace, dataset, live release, roster."""
         self.connection = connection
         """The connection to the server (its API key is not in any repr)."""
+        self.last_publish = last_publish
+        """What the publish that returned this project did (None for `Project.open`)."""
 
     def __repr__(self) -> str:
         return (
@@ -89,6 +101,20 @@ class Project:
     def url(self) -> str:
         """The dataset in the Argilla web UI."""
         return f"{self.state.server_url}/dataset/{self.state.dataset_id}/annotation-mode"
+
+    @property
+    def dataset(self) -> rg.Dataset:
+        """The dataset as the argilla SDK's `rg.Dataset`: go on with the SDK (records, progress, settings)."""
+        from labelbook.errors import BackendError
+
+        with self.connection.errors(f"reading dataset {self.state.dataset!r}"):
+            found = self.connection.client.datasets(id=self.state.dataset_id)
+        if found is None:
+            raise BackendError(
+                f"dataset {self.state.dataset!r} ({self.state.dataset_id}) is no longer on "
+                f"{self.state.server_url}; publish the notebook again to make it anew."
+            )
+        return found
 
     def gold(self) -> pd.DataFrame:
         """The expert answers, tidy: record_id, question, value (kept locally, never uploaded)."""

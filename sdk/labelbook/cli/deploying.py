@@ -120,7 +120,7 @@ def publish_command(
         warnings.simplefilter("ignore", ChangedRecordsWarning)
         warnings.simplefilter("always", RosterWarning)
         warnings.simplefilter("ignore", GoldLeakWarning)
-        result = publish(
+        project = publish(
             notebook,
             records=records,
             version=version,
@@ -136,12 +136,15 @@ def publish_command(
             adopt=adopt,
             data_dir=data_dir,
         )
+    project.close()
+    result = project.last_publish
+    assert result is not None  # set by every publish
     _print_published(result, with_records=records is not None)
     for warning in caught:
         if issubclass(warning.category, RosterWarning):
             click.secho(f"  warning: {warning.message}", fg="yellow")
     _print_roster(result.roster)
-    click.echo(f"  open: {result.ui_url}")
+    click.echo(f"  open: {project.url}")
 
 
 def _mapping(items: tuple[str, ...]) -> dict[str, str]:
