@@ -8,11 +8,11 @@ project.annotations(wide=True, fields=True, since="2025-06-01T00:00:00Z")
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
+from labelbook.argilla import _api
 from labelbook.argilla._client import Connection, connect
 from labelbook.argilla.roster import roster_versions, vendors_at
 from labelbook.argilla.state import ProjectState, read_gold, state_dir
@@ -24,8 +24,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from labelbook.argilla.publish import PublishResult
-
-PAGE = 1000  # argilla-server's largest page of records
 
 
 def _value(kind: str, raw: Any) -> Any:
@@ -139,27 +137,8 @@ class Project:
         return {u["id"]: u["username"] for u in users}
 
     def _records(self) -> list[dict[str, Any]]:
-        path = f"/api/v1/datasets/{self.state.dataset_id}/records"
-
-        def page(offset: int) -> dict[str, Any]:
-            reply: dict[str, Any] = self.connection.request(
-                "GET",
-                path,
-                params={"include": "responses", "offset": offset, "limit": PAGE},
-                doing="pulling records",
-            )
-            return reply
-
-        first = page(0)
-        items: list[dict[str, Any]] = list(first["items"])
-        total = int(first.get("total") or len(items))
-        if len(items) < PAGE:
-            return items
-        # Pages fetched two at a time: the server encodes one while the client decodes the other.
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            for reply in pool.map(page, range(PAGE, max(total, PAGE), PAGE)):
-                items.extend(reply["items"])
-        return items
+        listed = _api.records(self.connection, self.state.dataset_id, responses=True, doing="pulling records")
+        return cast(list[dict[str, Any]], listed)
 
     def annotations(
         self,

@@ -38,7 +38,7 @@ from labelbook.argilla.inputs import check as check_inputs
 from labelbook.argilla.project import Project
 from labelbook.argilla.records import RecordsSource, Suggest
 from labelbook.argilla.roster import RosterChanges, record_roster, sync_roster
-from labelbook.argilla.state import ProjectState, publish_lock, read_gold, state_dir, write_gold
+from labelbook.argilla.state import Annotator, ProjectState, publish_lock, read_gold, state_dir, write_gold
 from labelbook.argilla.upload import BATCH, send_records
 from labelbook.errors import BackendError, ChangedRecordsWarning, GoldLeakWarning, ReleaseError
 from labelbook.releases import Release, latest_release, open_release
@@ -266,18 +266,12 @@ def _publish(
         datasets = conn.request("GET", "/api/v1/me/datasets", doing="listing datasets")["items"]
         existing = find(datasets, name=dataset_name, workspace_id=workspace_id)
         result = PublishResult(
-            conn.url,
-            workspace_name,
-            dataset_name,
-            "",
-            str(release.version),
-            state_dir=folder,
+            conn.url, workspace_name, dataset_name, "", str(release.version), state_dir=folder
         )
         place = Place(state, project, store, guidelines, workspace_name, workspace_id, dataset_name)
         at = place_dataset(
             conn, release, task, place, existing, datasets, result, new_dataset=new_dataset, adopt=adopt
         )
-        dataset_name, dataset_id = result.dataset, result.dataset_id
 
         # 3. Roster.
         if roster is not None:
@@ -303,20 +297,27 @@ def _publish(
 
         if result.changed_message:
             warnings.warn(result.changed_message, ChangedRecordsWarning, stacklevel=3)
-        previous = state.roster if state and roster is None else []
-        ProjectState(
-            server_url=conn.url,
-            workspace=workspace_name,
-            workspace_id=workspace_id,
-            dataset=dataset_name,
-            dataset_id=dataset_id,
-            version=str(release.version),
-            roster=roster if roster is not None else previous,
-            data_dir=conn.data_dir,
-        ).write(folder)
+        kept = roster if roster is not None else state.roster if state else []
+        _save_state(folder, conn, result, workspace_id, roster=kept)
         return result
     finally:
         held_lock.close()
+
+
+def _save_state(
+    folder: Path, conn: Connection, result: PublishResult, workspace_id: str, *, roster: list[Annotator]
+) -> None:
+    """Write project.json: where the project now lives and with whom."""
+    ProjectState(
+        server_url=conn.url,
+        workspace=result.workspace,
+        workspace_id=workspace_id,
+        dataset=result.dataset,
+        dataset_id=result.dataset_id,
+        version=result.version,
+        roster=roster,
+        data_dir=conn.data_dir,
+    ).write(folder)
 
 
 def _workspace_id(conn: Connection, role: str, workspace_name: str, *, enrolling: bool) -> str:

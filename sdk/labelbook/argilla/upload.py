@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from labelbook.argilla import _api
 from labelbook.argilla._client import Connection
 from labelbook.argilla.gold import spread
 from labelbook.argilla.records import Prepared
@@ -21,7 +22,7 @@ from labelbook.errors import BackendError
 if TYPE_CHECKING:
     from labelbook.argilla.publish import PublishResult
 
-MAX_BATCH = 500  # argilla-server's limit per bulk upsert
+MAX_BATCH = _api.MAX_BATCH
 # Measured on the embedded server (benchmarks/publish_throughput.py): 256 records per request with
 # two requests in flight beats both 500 per request and one request at a time.
 BATCH = 256
@@ -30,21 +31,10 @@ LOCKED_RETRIES = 4
 
 def existing_records(connection: Connection, dataset_id: str) -> dict[str, dict[str, Any]]:
     """Fields and metadata of every record of the dataset, by external id."""
-    found: dict[str, dict[str, Any]] = {}
-    offset = 0
-    while True:
-        page = connection.request(
-            "GET",
-            f"/api/v1/datasets/{dataset_id}/records",
-            params={"offset": offset, "limit": 1000},
-            doing="listing the records already published",
-        )["items"]
-        for record in page:
-            if record.get("external_id") is not None:
-                found[record["external_id"]] = record
-        if len(page) < 1000:
-            return found
-        offset += len(page)
+    listed = _api.records(
+        connection, dataset_id, responses=False, doing="listing the records already published"
+    )
+    return {str(r["external_id"]): dict(r) for r in listed if r.get("external_id") is not None}
 
 
 def content_differs(payload: Mapping[str, Any], on_server: Mapping[str, Any]) -> bool:
@@ -72,10 +62,10 @@ def upload(
     questions = connection.request("GET", f"/api/v1/datasets/{dataset_id}/questions")["items"]
     question_ids = {q["name"]: q["id"] for q in questions}
 
-    def wire(body: Mapping[str, Any]) -> dict[str, Any]:
+    def wire(body: Mapping[str, Any]) -> _api.RecordPayload:
+        out: Any = dict(body)
         if "suggestions" not in body:
-            return dict(body)
-        out = dict(body)
+            return out
         out["suggestions"] = [
             {
                 **{k: v for k, v in s.items() if k != "question_name"},
@@ -88,12 +78,10 @@ def upload(
     batches = [payloads[i : i + batch_size] for i in range(0, len(payloads), batch_size)]
 
     def send(batch: Sequence[Mapping[str, Any]]) -> int:
-        body = {"items": [wire(b) for b in batch]}
+        items = [wire(b) for b in batch]
         for attempt in range(1, LOCKED_RETRIES + 1):
             try:
-                connection.request(
-                    "PUT", f"/api/v1/datasets/{dataset_id}/records/bulk", doing="uploading records", json=body
-                )
+                _api.upsert_records(connection, dataset_id, items)
                 return len(batch)
             except BackendError as err:
                 # The embedded server (SQLite) can refuse one of two concurrent bulk writes into a
