@@ -330,26 +330,83 @@ def missing_column_hint(wanted: str, columns: Sequence[str], taken: set[str], op
     )
 
 
-def check_records(
-    task: Task,
-    rows: list[dict[str, Any]],
-    name: str,
-    offset: int = 0,
-    *,
-    mapping: Mapping[str, str] | None = None,
-    id_column: str = "id",
-    suggest: Suggest | None = None,
-    suggestion_agent: str | None = None,
-) -> tuple[Prepared, list[str]]:
-    """The records that are fine, ready to upload, and every problem found (each with its row)."""
-    mapping = dict(mapping or {})
+def _read_row(
+    row: Mapping[str, Any],
+    mapped: Mapping[str, str],
+    fields: Mapping[str, Any],
+    metadata: Mapping[str, Any],
+    questions: Mapping[str, Any],
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, dict[str, Any]]]:
+    """A row's field values, metadata and suggestion parts, by the column each is mapped to."""
+    record_fields: dict[str, Any] = {}
+    record_metadata: dict[str, Any] = {}
+    suggestions: dict[str, dict[str, Any]] = {}
+    for column, value in row.items():
+        target = mapped[column]
+        if value is None:
+            continue
+        if target in fields:
+            record_fields[target] = _coerce_field(fields[target], value)
+        elif target in metadata:
+            record_metadata[target] = _coerce_metadata(metadata[target], value)
+        elif ".suggestion" in target:
+            question, _, part = target.partition(".suggestion")
+            if question in questions:
+                found = {"": "value", ".score": "score", ".agent": "agent"}.get(part)
+                if found is None:
+                    continue
+                key = found
+                suggestions.setdefault(question, {})[key] = _maybe_json(value) if key == "value" else value
+    return record_fields, record_metadata, suggestions
+
+
+def _suggestion_payloads(
+    suggestions: dict[str, dict[str, Any]], questions: Mapping[str, Any], where: str, problems: list[str]
+) -> list[dict[str, Any]]:
+    """The suggestions of one row as the server takes them; what is wrong goes to `problems`."""
+    made: list[dict[str, Any]] = []
+    for question, parts in suggestions.items():
+        if question not in questions:
+            problems.append(f"{where}: suggestion for unknown question {question!r}")
+            continue
+        if "value" not in parts:
+            continue
+        try:
+            questions[question].validate_value(parts["value"])
+        except TaskError as err:
+            problems.append(f"{where}: suggestion: {err}")
+            continue
+        score = parts.get("score")
+        if score is not None:
+            try:
+                score = float(score)
+            except (TypeError, ValueError):
+                problems.append(f"{where}: suggestion score for {question!r} is not a number: {score!r}")
+                continue
+            if not 0 <= score <= 1:
+                problems.append(f"{where}: suggestion score for {question!r} is outside [0, 1]: {score}")
+                continue
+        payload: dict[str, Any] = {
+            "question_name": question,
+            "value": _suggestion_value(questions[question], parts["value"]),
+            "type": "model",
+        }
+        if score is not None:
+            payload["score"] = score
+        if parts.get("agent"):
+            payload["agent"] = str(parts["agent"])[:200]
+        made.append(payload)
+    return made
+
+
+def _check_columns(
+    task: Task, rows: list[dict[str, Any]], mapping: Mapping[str, str], id_column: str
+) -> tuple[list[str], dict[str, str], list[str]]:
+    """The columns of the rows, the target each is mapped to, and what is wrong with the mapping."""
     fields = {f.name: f for f in task.fields}
-    metadata = {m.name: m for m in task.metadata}
     questions = {q.name: q for q in task.questions}
-    targets = set(fields) | set(metadata)
+    targets = set(fields) | {m.name for m in task.metadata}
     problems: list[str] = []
-    if not rows:
-        return Prepared([], []), ["no records (the file has no rows)"]
     columns: list[str] = []
     for row in rows:
         for key in row:
@@ -374,6 +431,45 @@ def check_records(
                 f"no column for required field {item.name!r} (columns: {', '.join(columns) or 'none'})"
                 + missing_column_hint(item.name, columns, present & targets | {id_column})
             )
+    return columns, mapped, problems
+
+
+def _check_chats(
+    chat_fields: list[ChatField], record_fields: dict[str, Any], where: str, problems: list[str]
+) -> None:
+    """Chat fields in the server's message form (in place), and not longer than it takes."""
+    for chat in chat_fields:
+        if isinstance(record_fields.get(chat.name), list):
+            with contextlib.suppress(TaskError):  # already reported by validate_record
+                record_fields[chat.name] = argilla_chat(chat, record_fields[chat.name])
+            if len(record_fields[chat.name]) > CHAT_MAX_MESSAGES:
+                problems.append(
+                    f"{where}: field {chat.name!r} has {len(record_fields[chat.name])} messages; "
+                    f"argilla-server takes at most {CHAT_MAX_MESSAGES} per chat: split the conversation "
+                    "over several records, or merge consecutive tool steps into one message"
+                )
+
+
+def check_records(
+    task: Task,
+    rows: list[dict[str, Any]],
+    name: str,
+    offset: int = 0,
+    *,
+    mapping: Mapping[str, str] | None = None,
+    id_column: str = "id",
+    suggest: Suggest | None = None,
+    suggestion_agent: str | None = None,
+) -> tuple[Prepared, list[str]]:
+    """The records that are fine, ready to upload, and every problem found (each with its row)."""
+    mapping = dict(mapping or {})
+    fields = {f.name: f for f in task.fields}
+    metadata = {m.name: m for m in task.metadata}
+    questions = {q.name: q for q in task.questions}
+    targets = set(fields) | set(metadata)
+    if not rows:
+        return Prepared([], []), ["no records (the file has no rows)"]
+    columns, mapped, problems = _check_columns(task, rows, mapping, id_column)
     if problems:
         return Prepared([], []), problems
     ignored = [
@@ -387,27 +483,7 @@ def check_records(
     seen: dict[str, int] = {}
     for number, row in enumerate(rows, 1):
         where = _where(number, name, offset)
-        record_fields: dict[str, Any] = {}
-        record_metadata: dict[str, Any] = {}
-        suggestions: dict[str, dict[str, Any]] = {}
-        for column, value in row.items():
-            target = mapped[column]
-            if value is None:
-                continue
-            if target in fields:
-                record_fields[target] = _coerce_field(fields[target], value)
-            elif target in metadata:
-                record_metadata[target] = _coerce_metadata(metadata[target], value)
-            elif ".suggestion" in target:
-                question, _, part = target.partition(".suggestion")
-                if question in questions:
-                    found = {"": "value", ".score": "score", ".agent": "agent"}.get(part)
-                    if found is None:
-                        continue
-                    key = found
-                    suggestions.setdefault(question, {})[key] = (
-                        _maybe_json(value) if key == "value" else value
-                    )
+        record_fields, record_metadata, suggestions = _read_row(row, mapped, fields, metadata, questions)
         try:
             task.validate_record(record_fields)
         except TaskError as err:
@@ -431,53 +507,13 @@ def check_records(
             for question, given in (made or {}).items():
                 value, score = given if isinstance(given, tuple) else (given, None)
                 suggestions[question] = {"value": value, "score": score, "agent": agent}
-        suggestion_payloads = []
-        for question, parts in suggestions.items():
-            if question not in questions:
-                problems.append(f"{where}: suggestion for unknown question {question!r}")
-                continue
-            if "value" not in parts:
-                continue
-            try:
-                questions[question].validate_value(parts["value"])
-            except TaskError as err:
-                problems.append(f"{where}: suggestion: {err}")
-                continue
-            score = parts.get("score")
-            if score is not None:
-                try:
-                    score = float(score)
-                except (TypeError, ValueError):
-                    problems.append(f"{where}: suggestion score for {question!r} is not a number: {score!r}")
-                    continue
-                if not 0 <= score <= 1:
-                    problems.append(f"{where}: suggestion score for {question!r} is outside [0, 1]: {score}")
-                    continue
-            payload: dict[str, Any] = {
-                "question_name": question,
-                "value": _suggestion_value(questions[question], parts["value"]),
-                "type": "model",
-            }
-            if score is not None:
-                payload["score"] = score
-            if parts.get("agent"):
-                payload["agent"] = str(parts["agent"])[:200]
-            suggestion_payloads.append(payload)
+        suggestion_payloads = _suggestion_payloads(suggestions, questions, where, problems)
         raw_id = row.get(id_column)
         if id_column in row and raw_id is None:
             problems.append(f"{where}: empty {id_column!r}: every record needs an id (or drop the column)")
             continue
         record_id = str(raw_id) if raw_id is not None else content_id(record_fields)
-        for chat in chat_fields:
-            if isinstance(record_fields.get(chat.name), list):
-                with contextlib.suppress(TaskError):  # already reported by validate_record
-                    record_fields[chat.name] = argilla_chat(chat, record_fields[chat.name])
-                if len(record_fields[chat.name]) > CHAT_MAX_MESSAGES:
-                    problems.append(
-                        f"{where}: field {chat.name!r} has {len(record_fields[chat.name])} messages; "
-                        f"argilla-server takes at most {CHAT_MAX_MESSAGES} per chat: split the conversation "
-                        "over several records, or merge consecutive tool steps into one message"
-                    )
+        _check_chats(chat_fields, record_fields, where, problems)
         if record_id in seen:
             problems.append(
                 f"{where}: id {record_id!r} repeats {_where(seen[record_id], name, offset)}; use unique ids"
