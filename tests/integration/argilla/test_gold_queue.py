@@ -79,12 +79,14 @@ def test_gold_published_in_a_later_batch_is_not_clustered_at_the_end_of_a_queue(
         notebook,
         records=rows(regular(0, 40)),
         workspace="gold-queue",
-        annotators=pd.DataFrame({"username": ["gold-queue-ann"]}),
+        annotators=pd.DataFrame({"username": ["gold-queue-ann"], "vendor": ["acme"]}),
         **owner,
-    )
+    ).last_publish
     # The second batch: 20 new regular records, then 5 gold records listed last.
     golden = [f"gq-{i}" for i in range(5)]
-    second = lb.publish(notebook, records=rows(regular(0, 60) + golden), gold=gold_of(golden), **owner)
+    second = lb.publish(
+        notebook, records=rows(regular(0, 60) + golden), gold=gold_of(golden), **owner
+    ).last_publish
     assert (second.records_added, second.records_skipped, second.gold_published) == (25, 40, 5)
 
     users = httpx.get(
@@ -117,7 +119,7 @@ def test_gold_published_in_a_later_batch_is_not_clustered_at_the_end_of_a_queue(
     )
     assert held.exit_code == 0, held.output
     assert "0 added, 65 already there" in held.output and "3 gold records held back" in held.output
-    third = lb.publish(notebook, records=rows(regular(0, 66) + golden + later), **owner)
+    third = lb.publish(notebook, records=rows(regular(0, 66) + golden + later), **owner).last_publish
     assert (third.records_added, third.gold_published, third.gold_held_back) == (9, 3, [])
     tail = queue(
         lb_server,
@@ -140,7 +142,9 @@ def test_suggestions_that_set_gold_apart_are_warned_about(tmp_path: Path, lb_ser
         record["outcome.suggestion"] = "partial"
     owner = {"api_url": lb_server.url, "api_key": lb_server.api_key, "progress": False}
     with pytest.warns(lb.GoldLeakWarning, match="0% of the gold records but on 100% of the others"):
-        result = lb.publish(notebook, records=records, gold=gold_of(golden), workspace="gold-tells", **owner)
+        result = lb.publish(
+            notebook, records=records, gold=gold_of(golden), workspace="gold-tells", **owner
+        ).last_publish
     assert len(result.gold_tells) == 1
 
     records_file, gold_file = tmp_path / "records.jsonl", tmp_path / "gold.csv"

@@ -93,7 +93,7 @@ def test_a_copied_notebook_is_refused_the_original_dataset_naming_both_and_may_a
         workspace="own-copy",
         annotators=pd.DataFrame({"username": ["own-copy-ann"], "vendor": ["acme"]}),
         **owner,
-    )
+    ).last_publish
     guidelines = api(lb_server, "GET", f"/datasets/{first.dataset_id}")["guidelines"]
     here, there = str(tmp_path / "original" / "guide.releases"), str(tmp_path / "copy" / "guide.releases")
 
@@ -102,7 +102,7 @@ def test_a_copied_notebook_is_refused_the_original_dataset_naming_both_and_may_a
             copy,
             records=EXAMPLE / "records.jsonl",
             workspace="own-copy",
-            annotators=pd.DataFrame({"username": ["own-copy-other"]}),
+            annotators=pd.DataFrame({"username": ["own-copy-other"], "vendor": ["acme"]}),
             **owner,
         )
     message = str(refused.value)
@@ -118,7 +118,9 @@ def test_a_copied_notebook_is_refused_the_original_dataset_naming_both_and_may_a
     cli = CliRunner().invoke(main, ["publish", str(copy), "--workspace", "own-copy"], env=env)
     assert cli.exit_code == 1 and here in cli.output and there in cli.output and "Traceback" not in cli.output
 
-    adopted = lb.publish(copy, records=EXAMPLE / "records.jsonl", workspace="own-copy", adopt=True, **owner)
+    adopted = lb.publish(
+        copy, records=EXAMPLE / "records.jsonl", workspace="own-copy", adopt=True, **owner
+    ).last_publish
     assert adopted.dataset_id == first.dataset_id and not adopted.created and adopted.records_added == 0
     assert any(here in n and "adopted" in n for n in adopted.notices)
     assert "the copy's own wording" in api(lb_server, "GET", f"/datasets/{first.dataset_id}")["guidelines"]
@@ -155,7 +157,9 @@ def test_datasets_published_before_the_mark_are_adopted_only_by_the_project_that
 ) -> None:
     notebook = released(tmp_path / "old")
     owner = owner_of(lb_server)
-    first = lb.publish(notebook, records=EXAMPLE / "records.jsonl", workspace="own-legacy", **owner)
+    first = lb.publish(
+        notebook, records=EXAMPLE / "records.jsonl", workspace="own-legacy", **owner
+    ).last_publish
     # As published by an earlier labelbook: no mark on the dataset.
     marks = [
         p
@@ -168,7 +172,7 @@ def test_datasets_published_before_the_mark_are_adopted_only_by_the_project_that
     stranger = released(tmp_path / "stranger")
     with pytest.raises(ProjectConflict, match="carries no labelbook project mark"):
         lb.publish(stranger, records=EXAMPLE / "records.jsonl", workspace="own-legacy", **owner)
-    again = lb.publish(notebook, records=EXAMPLE / "records.jsonl", **owner)
+    again = lb.publish(notebook, records=EXAMPLE / "records.jsonl", **owner).last_publish
     assert again.dataset_id == first.dataset_id
     assert any("published before labelbook marked datasets" in n for n in again.notices)
     with pytest.raises(ProjectConflict, match="belongs to another labelbook project"):
@@ -191,7 +195,7 @@ def test_git_add_in_the_project_folder_stages_no_gold_rate_or_credential(
         annotators=roster,
         gold=gold,
         **owner_of(lb_server),
-    )
+    ).last_publish
     password = next(iter(result.roster.new_passwords.values())) if result.roster else ""
     assert password
     folder = tmp_path / "guide.labelbook"
@@ -226,7 +230,7 @@ def test_two_publishes_of_one_project_at_once_one_is_refused_and_nothing_is_lost
     script = textwrap.dedent(
         f"""
         import importlib, time, pathlib, pandas as pd, labelbook as lb
-        publish = importlib.import_module("labelbook.argilla.publish")
+        publish = importlib.import_module("labelbook.argilla.upload")
         real = publish.upload
         def upload(*args, **kwargs):
             pathlib.Path({str(paused)!r}).touch()
@@ -239,7 +243,7 @@ def test_two_publishes_of_one_project_at_once_one_is_refused_and_nothing_is_lost
             {str(notebook)!r},
             records={str(EXAMPLE / "records.jsonl")!r},
             workspace="own-lock",
-            annotators=pd.DataFrame({{"username": ["own-lock-a"]}}),
+            annotators=pd.DataFrame({{"username": ["own-lock-a"], "vendor": ["acme"]}}),
             gold=pd.DataFrame({{"id": ["traj-003"], "outcome": ["success"]}}),
             api_url={lb_server.url!r},
             api_key={lb_server.api_key!r},
@@ -255,7 +259,9 @@ def test_two_publishes_of_one_project_at_once_one_is_refused_and_nothing_is_lost
         assert paused.exists(), first.stderr.read() if first.stderr else ""
         second = {
             "records": EXAMPLE / "records.jsonl",
-            "annotators": pd.DataFrame({"username": ["own-lock-a", "own-lock-b"]}),
+            "annotators": pd.DataFrame(
+                {"username": ["own-lock-a", "own-lock-b"], "vendor": ["acme", "acme"]}
+            ),
             "gold": pd.DataFrame({"id": ["traj-008"], "outcome": ["failure"]}),
             **owner_of(lb_server),
         }
@@ -272,7 +278,7 @@ def test_two_publishes_of_one_project_at_once_one_is_refused_and_nothing_is_lost
         if first.poll() is None:
             first.kill()
             first.wait()
-    done = lb.publish(notebook, **second)
+    done = lb.publish(notebook, **second).last_publish
     assert done.records_added == 0 and done.roster and done.roster.created == ["own-lock-b"]
     folder = tmp_path / "guide.labelbook"
     assert set(read_gold(folder)) == {"traj-003", "traj-008"}
@@ -289,7 +295,7 @@ def test_a_key_without_the_owner_or_admin_role_is_refused_before_anything_change
             notebook,
             records=EXAMPLE / "records.jsonl",
             workspace="own-role",
-            annotators=pd.DataFrame({"username": ["own-role-x"]}),
+            annotators=pd.DataFrame({"username": ["own-role-x"], "vendor": ["acme"]}),
             api_url=lb_server.url,
             api_key=annotator_key,
             progress=False,
@@ -313,13 +319,17 @@ def test_a_key_without_the_owner_or_admin_role_is_refused_before_anything_change
             notebook,
             records=EXAMPLE / "records.jsonl",
             workspace="own-role",
-            annotators=pd.DataFrame({"username": ["own-role-x"]}),
+            annotators=pd.DataFrame({"username": ["own-role-x"], "vendor": ["acme"]}),
             **admin,
         )
     assert datasets_named(lb_server, "own-role", "trajectory-rating") == []
-    published = lb.publish(notebook, records=EXAMPLE / "records.jsonl", workspace="own-role", **admin)
+    published = lb.publish(
+        notebook, records=EXAMPLE / "records.jsonl", workspace="own-role", **admin
+    ).last_publish
     assert published.created and published.records_added == 30
-    again = lb.publish(notebook, records=EXAMPLE / "records.jsonl", **admin)  # the admin reads the mark
+    again = lb.publish(
+        notebook, records=EXAMPLE / "records.jsonl", **admin
+    ).last_publish  # the admin reads the mark
     assert again.dataset_id == published.dataset_id and again.records_skipped == 30
 
 
@@ -403,14 +413,14 @@ def test_a_publish_killed_while_creating_the_dataset_is_finished_by_the_next(
     # Run again, as it was run: the same workspace (project.json is written at the end, so it is not known).
     result = lb.publish(
         notebook, records=EXAMPLE / "records.jsonl", workspace="own-killed", **owner_of(lb_server)
-    )
+    ).last_publish
     assert result.created and result.records_added == 30
     assert any("was a draft left by a publish that stopped" in n for n in result.notices)
     after = datasets_named(lb_server, "own-killed", "trajectory-rating")
     assert [(d["id"], d["status"]) for d in after] == [(result.dataset_id, "ready")]
     fields = api(lb_server, "GET", f"/datasets/{result.dataset_id}/fields")["items"]
     assert [f["name"] for f in fields] == ["instruction", "trajectory"]
-    again = lb.publish(notebook, records=EXAMPLE / "records.jsonl", **owner_of(lb_server))
+    again = lb.publish(notebook, records=EXAMPLE / "records.jsonl", **owner_of(lb_server)).last_publish
     assert again.dataset_id == result.dataset_id and again.records_skipped == 30 and not again.notices
 
 
@@ -427,7 +437,7 @@ def test_a_publish_killed_before_marking_its_draft_says_what_to_do(tmp_path: Pat
         workspace="own-unmarked",
         adopt=True,
         **owner_of(lb_server),
-    )
+    ).last_publish
     assert result.created and result.records_added == 30
     assert [d["id"] for d in datasets_named(lb_server, "own-unmarked", "trajectory-rating")] == [
         result.dataset_id
@@ -447,7 +457,7 @@ def test_a_new_accounts_password_is_kept_only_when_the_account_exists(tmp_path: 
                 make_user(lb_server, "own-pw-race", "annotator")
             return super().request(method, path, doing, **kwargs)
 
-    roster = pd.DataFrame({"username": ["own-pw-fine", "own-pw-race"]})
+    roster = pd.DataFrame({"username": ["own-pw-fine", "own-pw-race"], "vendor": ["acme", "acme"]})
     with AnotherProjectEnrolsFirst(lb_server.url, lb_server.api_key) as conn, pytest.raises(BackendError):
         lb.publish(notebook, workspace="own-pw", annotators=roster, connection=conn, progress=False)
     kept = read_credentials(folder)
@@ -463,9 +473,11 @@ def test_publish_cli_adopt_flag_and_shared_folder_copy(tmp_path: Path, lb_server
     notebook = released(tmp_path / "a")
     first = lb.publish(
         notebook, records=EXAMPLE / "records.jsonl", workspace="own-cli", **owner_of(lb_server)
-    )
+    ).last_publish
     shutil.copytree(tmp_path / "a", tmp_path / "b")
-    moved = lb.publish(tmp_path / "b" / "guide.py", records=EXAMPLE / "records.jsonl", **owner_of(lb_server))
+    moved = lb.publish(
+        tmp_path / "b" / "guide.py", records=EXAMPLE / "records.jsonl", **owner_of(lb_server)
+    ).last_publish
     assert moved.dataset_id == first.dataset_id  # the mark now names the new place
     stranger = released(tmp_path / "c")
     env = {"ARGILLA_API_URL": lb_server.url, "ARGILLA_API_KEY": lb_server.api_key}
