@@ -105,6 +105,11 @@ def main() -> None:
     if not is_loopback(args.host):
         asyncio.run(refuse_default_credentials())
     phase("search schema and owner")
+    # Similarity searches scan the table until their cache is in: no first-search stall.
+    try:
+        engine.warm_vector_caches(paths.database)
+    except Exception as err:  # a cache is an optimisation: serve without it rather than not at all
+        print(f"labelbook: could not start loading the vector caches: {err!r}", flush=True)
 
     import uvicorn
     from argilla_server import app
