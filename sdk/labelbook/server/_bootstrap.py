@@ -29,6 +29,8 @@ def prepare_process() -> None:
     reuse_settings_adapters()
     skip_unsubscribed_events()
     rewrite_record_statuses_only_when_needed()
+    validate_new_records_apart_from_the_session()
+    ask_workspace_membership_once_per_request()
 
     @event.listens_for(Engine, "connect")
     def _tune_sqlite(dbapi_connection: Any, connection_record: Any) -> None:
@@ -156,3 +158,54 @@ def rewrite_record_statuses_only_when_needed() -> None:
     )
     datasets.update_dataset = update_dataset
     dataset_jobs.update_dataset_records_status_job = queued
+
+
+def validate_new_records_apart_from_the_session() -> None:
+    """Validate a new record without attaching a throwaway Record to its dataset.
+
+    argilla-server 2.8's `RecordCreateValidator` builds `Record(fields=..., dataset=dataset)` to
+    validate suggestions and responses against; setting `dataset` fires the backref, so each
+    validated record lands in `dataset.records`, a collection of an object in the request's
+    session, without being in the session itself. The next autoflush walks that collection and
+    warns, once per bulk: `SAWarning: Object of type <Record> not in session, add operation along
+    'Dataset.records' will not proceed`. Setting the relationship as a loaded value (no event,
+    no backref) gives the validators the same `record.dataset` and leaves the session alone.
+    """
+    from argilla_server.models import Record
+    from argilla_server.validators import records as validators
+    from sqlalchemy.orm.attributes import set_committed_value
+
+    base = validators.RecordCreateValidator
+
+    async def validate(cls: Any, record_create: Any, dataset: Any) -> None:
+        record = Record(fields=record_create.fields)
+        set_committed_value(record, "dataset", dataset)
+        cls._validate_fields(record_create.fields, dataset)
+        cls._validate_metadata(record_create.metadata, dataset)
+        cls._validate_suggestions(record_create.suggestions, dataset, record=record)
+        cls._validate_vectors(record_create.vectors, dataset)
+        await cls._validate_responses(record_create.responses, dataset, record=record)
+
+    base.validate = classmethod(validate)
+
+
+def ask_workspace_membership_once_per_request() -> None:
+    """Remember `User.is_member(workspace)` on the request's User object instead of asking per record.
+
+    argilla-server 2.8 asks the database whether the user belongs to the dataset's workspace once
+    per record and metadata property when it filters an annotator's search results (50 records x
+    3 properties: 150 queries for one page of the pending queue), and once per item of a bulk of
+    responses. The User object is loaded per request (authentication), so the answer is kept for
+    that request only; a membership change applies from the next request on, as before.
+    """
+    from argilla_server.models import User
+
+    original = User.is_member
+
+    async def is_member(self: Any, workspace_id: Any) -> bool:
+        known: dict[Any, bool] = self.__dict__.setdefault("_lb_membership", {})
+        if workspace_id not in known:
+            known[workspace_id] = await original(self, workspace_id)
+        return known[workspace_id]
+
+    User.is_member = is_member
