@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from labelbook.server._bootstrap import enable_wal, prepare_process
+from labelbook.server._bootstrap import enable_wal, prepare_process, remember_subscriptions
 from labelbook.server.launcher import Credentials, ServerPaths, is_loopback
 
 
@@ -95,6 +95,7 @@ def main() -> None:
 
     enable_wal(paths.database)
     prepare_process()
+    remember_subscriptions()
     phase("imports")
     migrate()
     phase("migrations")

@@ -104,3 +104,44 @@ def test_logging_records_and_submitting_answers_raise_no_sqlalchemy_warning(
 
     new = _log_lines(lb_server.data_dir)[before:]
     assert [line for line in new if "Warning" in line or "Traceback" in line] == []
+
+
+def test_a_webhook_made_after_answers_were_submitted_receives_the_next_ones(
+    lb_server, argilla_client: rg.Argilla, webhook_log
+) -> None:
+    """The API remembers which events webhooks subscribe to; making one must end that memory."""
+    tag = uuid.uuid4().hex[:8]
+    workspace = rg.Workspace(name=f"hook-{tag}", client=argilla_client).create()
+    dataset = rg.Dataset(
+        name=f"hook-{tag}",
+        workspace=workspace,
+        settings=rg.Settings(
+            fields=[rg.TextField("text")], questions=[rg.LabelQuestion("label", labels=["a", "b"])]
+        ),
+        client=argilla_client,
+    ).create()
+    dataset.records.log([{"text": f"item {n}"} for n in range(3)])
+    ids = [str(record._server_id) for record in dataset.records]
+    with httpx.Client(
+        base_url=lb_server.url, headers={"X-Argilla-Api-Key": lb_server.api_key}, timeout=60, trust_env=False
+    ) as owner:
+
+        def answer(record_id: str) -> None:
+            reply = owner.post(
+                f"/api/v1/records/{record_id}/responses",
+                json={"values": {"label": {"value": "a"}}, "status": "submitted"},
+            )
+            assert reply.status_code == 201, reply.text
+
+        answer(ids[0])  # no webhook yet: the API now remembers that nobody listens
+        hook = owner.post("/api/v1/webhooks", json={"url": webhook_log.url, "events": ["response.created"]})
+        assert hook.status_code == 201, hook.text
+        try:
+            answer(ids[1])
+            assert webhook_log.wait_for(lambda: len(webhook_log.events) >= 1, stalled_after=30, limit=60)
+            disabled = owner.patch(f"/api/v1/webhooks/{hook.json()['id']}", json={"enabled": False})
+            assert disabled.status_code == 200, disabled.text
+            answer(ids[2])
+        finally:
+            owner.delete(f"/api/v1/webhooks/{hook.json()['id']}")
+    assert [event[0] for event in webhook_log.events] == ["response.created"]
