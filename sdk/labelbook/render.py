@@ -666,3 +666,29 @@ def render_all(
     }
     documents[TASK_JSON] = guide.task.to_json()
     return documents
+
+
+def template_macros(
+    guide: Guide,
+    template: str | os.PathLike[str] = "contractor",
+    *,
+    filename: str | None = None,
+    release: Mapping[str, Any] | None = None,
+) -> Any:
+    """A template's macros (the contractor page's `record_value(field, value)`, `example_block`, ...)
+    bound to the guide's context, found and configured exactly as `render` finds them.
+
+    The template is run once with no sections (cheap even for a long guide), so the notebook widgets
+    render records through the very markup `labelbook build` writes into guide.html.
+    """
+    if filename is None:
+        by_name = {o.default: o.template for o in OUTPUTS}
+        filename = by_name.get(os.fspath(template), OUTPUTS[0].template)
+    notebook_dir = guide.source_path.resolve().parent
+    path = find_template(template, filename, notebook_dir)
+    env = _environment(template_search_path(path, notebook_dir), ".htm" in filename)
+    try:
+        compiled = env.get_template(path.name)
+    except Exception as err:  # jinja2's TemplateSyntaxError, TemplateNotFound for an extended base
+        raise TemplateNotFound(f"{path}: cannot load the template: {err}", [path]) from err
+    return compiled.make_module({**_context(guide, release), "sections": ()})
