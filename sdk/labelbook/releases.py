@@ -1035,6 +1035,17 @@ class Release:
         data: dict[str, Any] = json.loads(self.text("guide.json"))
         return data
 
+    def _repr_html_(self) -> str:
+        """A summary in a notebook: version, date, author, message and what changed."""
+        import html
+
+        changes = "".join(f"<li>{html.escape(_plain(line))}</li>" for line in self.changes)
+        return (
+            f"<div><b>Release {self.version}</b> <small>{self.manifest['created_at']} · "
+            f"{html.escape(self.author)} · {html.escape(self.bump)}</small>"
+            f"<br>{html.escape(self.message)}<ul>{changes}</ul></div>"
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """Summary as JSON data."""
         return {

@@ -47,6 +47,17 @@ class Project:
             f"url={self.state.server_url!r}, release={self.state.version!r})"
         )
 
+    def _repr_html_(self) -> str:
+        """A summary in a notebook, with a link to the dataset in the Argilla UI (no key, no password)."""
+        import html
+
+        return (
+            f"<div><b>{html.escape(self.state.dataset)}</b> <small>workspace "
+            f"{html.escape(self.state.workspace)} · release {html.escape(str(self.state.version))}</small>"
+            f'<br><a href="{html.escape(self.url)}" target="_blank" rel="noopener">Open in Argilla</a> '
+            f"<small>{html.escape(self.state.server_url)}</small></div>"
+        )
+
     @classmethod
     def open(
         cls,

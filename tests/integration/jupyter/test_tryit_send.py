@@ -31,6 +31,9 @@ def test_send_submits_the_answers_as_the_researchers_own(tmp_path: Path, lb_serv
     with lb.Project.open(notebook, api_url=lb_server.url, api_key=lb_server.api_key) as project:
         assert trying.send(project) == 3
         assert "Sent 3 response(s)" in trying.message.value
+        summary = project._repr_html_()
+        assert "<b>pilot-send</b>" in summary and project.url in summary
+        assert lb_server.api_key not in summary
         pulled = project.annotations()
     mine = pulled[pulled["annotator"] == lb_server.username]
     outcome = mine[mine["question"] == "outcome"].set_index("record_id")
