@@ -296,15 +296,20 @@ class TryIt(w.VBox):
             f'<span class="muted">· {len(self.trial.items)} items, '
             f"{sum(1 for r in self.trial.items if r.id in self.trial.gold)} with gold answers</span></div>"
         )
+        self.form = w.VBox(
+            [
+                w.HTML('<div class="lb-header">Questions</div>'),
+                self.questions.widget,
+                w.HBox([self.submit_button, self.skip_button], layout=w.Layout(grid_gap="12px")),
+            ]
+        )
         self.children = [
             self.title,
             self.feedback,
             self.message,
-            w.HBox([self.position]),
+            self.position,
             self.record,
-            w.HTML('<div class="lb-header">Questions</div>'),
-            self.questions.widget,
-            w.HBox([self.submit_button, self.skip_button], layout=w.Layout(grid_gap="12px")),
+            self.form,
             self.table,
         ]
         self._show()
@@ -317,9 +322,9 @@ class TryIt(w.VBox):
         assert self.trial is not None and self.questions is not None and self.source is not None
         record = self.trial.current
         if record is None:
-            self.position.value = "Done"
+            self.position.value = ""
             self.record.value = message(f"Done: {self.trial.summary()}. `.answers` holds them.", "info")
-            self.questions.widget.layout.display = "none"
+            self.form.layout.display = "none"
             self.submit_button.disabled = self.skip_button.disabled = True
             self.table.value = self._answers_table()
             return

@@ -96,7 +96,7 @@ def test_skip_and_finish() -> None:
     trying.skip()
     trying.choose("outcome", "failure").choose("rationale", "exit 2").submit()
     assert trying.trial is not None and trying.trial.done
-    assert trying.position.value == "Done" and trying.submit_button.disabled
+    assert trying.form.layout.display == "none" and trying.submit_button.disabled
     assert "1 answered, 1 skipped" in trying.record.value
     statuses = trying.answers.groupby("record_id")["status"].first().tolist()
     assert sorted(statuses) == ["discarded", "submitted"]
