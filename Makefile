@@ -46,6 +46,7 @@ benchmarks: setup
 	$(BIN)/python benchmarks/diff_speed.py
 	$(BIN)/python benchmarks/publish_throughput.py
 	$(BIN)/python benchmarks/pull_speed.py
+	$(BIN)/python benchmarks/widgets_speed.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

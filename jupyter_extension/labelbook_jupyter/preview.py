@@ -101,11 +101,9 @@ class Preview(w.VBox):
         shown = f"version {version}" if version and version != "working" else "not released yet"
         if version == "working":
             shown = "changed since the latest release"
-        problems = sum(1 for r in self.records if r.problem)
-        note = f" · {problems} record(s) with problems" if problems else ""
         return (
             f'<div class="lb-header">{html.escape(self.source.title)} '
-            f'<span class="muted">· {shown} · {len(self.records)} records{note}</span></div>'
+            f'<span class="muted">· {shown} · {len(self.records)} records</span></div>'
         )
 
     def _opened(self, change: dict[str, Any]) -> None:

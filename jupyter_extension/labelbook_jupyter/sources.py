@@ -142,20 +142,67 @@ def open_source(source: object) -> Source:
     )
 
 
-@dataclass(frozen=True)
 class Record:
-    """One record to show: its id, its field values, and why it cannot be shown as is (if it cannot)."""
+    """One record to show: its id, its field values, and why it cannot be shown as is (if it cannot).
 
-    id: str
-    """The id column's value, the worked example's id, or a hash of the field values (as publish makes)."""
-    fields: Mapping[str, Any]
-    """Field name → value (chat values given as JSON text are decoded)."""
-    problem: str = ""
-    """What is wrong with it for this task ("" when nothing is)."""
-    answers: Mapping[str, Any] = field(default_factory=dict)
-    """The worked example's answers, when the record is one."""
-    explanation: str = ""
-    """The worked example's explanation, when the record is one."""
+    A row is read, decoded and checked against the task only when first used, so a widget over
+    thousands of records opens as fast as over ten.
+    """
+
+    def __init__(
+        self,
+        id: str | None,
+        fields: Mapping[str, Any],
+        problem: str = "",
+        answers: Mapping[str, Any] | None = None,
+        explanation: str = "",
+        *,
+        task: Task | None = None,
+        where: str = "",
+    ) -> None:
+        self._id = id
+        self._raw = fields
+        self._problem = problem
+        self._task = task
+        self._where = where
+        self.answers: Mapping[str, Any] = dict(answers or {})
+        """The worked example's answers, when the record is one."""
+        self.explanation = explanation
+        """The worked example's explanation, when the record is one."""
+
+    def __repr__(self) -> str:
+        return f"Record(id={self.id!r})"
+
+    @functools.cached_property
+    def fields(self) -> Mapping[str, Any]:
+        """Field name → value (chat values given as JSON text decoded; numpy and NaN as plain Python)."""
+        if self._task is None:
+            return dict(self._raw)
+        from labelbook.argilla.records import plain
+
+        known = {f.name: f for f in self._task.fields}
+        values = {key: _decoded(known[key], plain(v)) for key, v in self._raw.items() if key in known}
+        return {key: v for key, v in values.items() if v is not None}
+
+    @functools.cached_property
+    def id(self) -> str:
+        """The id column's value, the worked example's id, or a hash of the fields (as publish makes)."""
+        if self._id is not None:
+            return self._id
+        from labelbook.argilla.records import content_id
+
+        return content_id(dict(self.fields))
+
+    @functools.cached_property
+    def problem(self) -> str:
+        """What is wrong with it for this task ("" when nothing is)."""
+        if self._problem or self._task is None:
+            return self._problem
+        try:
+            self._task.validate_record(self.fields)
+        except TaskError as err:
+            return f"{self._where}: {err}"
+        return ""
 
 
 def _decoded(task_field: object, value: Any) -> Any:
@@ -179,17 +226,16 @@ def _examples(source: Source) -> list[Record]:
 
 def load_records(source: Source, records: object = None, *, id_column: str = "id") -> list[Record]:
     """Records as the widgets show them: a DataFrame, a list of dicts or a .jsonl/.csv/.parquet file
-    (None: the guide's worked examples). Rows that miss a field keep their problem, to be shown on
-    their page; a file that cannot be read, or a required field no row has, raises RecordsError."""
+    (None: the guide's worked examples). A row that misses a field keeps its problem, shown on its
+    page; a file that cannot be read, or a required field no row has, raises RecordsError."""
     if records is None:
         return _examples(source)
-    from labelbook.argilla.records import content_id, plain, read_rows
+    from labelbook.argilla.records import read_rows
 
     rows, name, _ = read_rows(records)
     if not rows:
         raise RecordsError(f"{name}: no records to show; pass at least one row.")
     task = source.task
-    fields = {f.name: f for f in task.fields}
     present = {key for row in rows for key in row}
     for item in task.fields:
         if item.required and item.name not in present:
@@ -200,16 +246,10 @@ def load_records(source: Source, records: object = None, *, id_column: str = "id
             )
     out: list[Record] = []
     for number, row in enumerate(rows, 1):
-        values = {key: _decoded(fields[key], plain(v)) for key, v in row.items() if key in fields}
-        values = {key: v for key, v in values.items() if v is not None}
-        problem = ""
-        try:
-            task.validate_record(values)
-        except TaskError as err:
-            problem = f"row {number} of {name}: {err}"
         raw_id = row.get(id_column)
-        record_id = str(raw_id) if raw_id is not None else content_id(values)
-        out.append(Record(record_id, values, problem))
+        out.append(
+            Record(None if raw_id is None else str(raw_id), row, task=task, where=f"row {number} of {name}")
+        )
     return out
 
 
