@@ -92,6 +92,13 @@ class Project:
         """The dataset in the Argilla web UI."""
         return f"{self.state.server_url}/dataset/{self.state.dataset_id}/annotation-mode"
 
+    def progress(self) -> dict[str, int]:
+        """Records in the dataset: total, completed (enough submitted answers) and pending."""
+        reply = self.connection.request(
+            "GET", f"/api/v1/datasets/{self.state.dataset_id}/progress", doing="reading the progress"
+        )
+        return {key: int(reply.get(key) or 0) for key in ("total", "completed", "pending")}
+
     def gold(self) -> pd.DataFrame:
         """The expert answers, tidy: record_id, question, value (kept locally, never uploaded)."""
         import pandas as pd
