@@ -200,3 +200,25 @@ class Project:
         if since is not None:
             out = tidy.since(out, since)
         return tidy.wide(out) if wide else out
+
+    def report(self, *, guide: Any = None, **options: Any) -> Any:
+        """The disagreement report (`labelbook.quality.report`) of this project: the pulled answers,
+        the guide as the notebook holds it now, the gold answers and the roster's rates."""
+        import pandas as pd
+
+        from labelbook import quality
+        from labelbook.notebook import load
+
+        roster = pd.DataFrame(
+            [{"username": a.username, "vendor": a.vendor, "rate": a.rate} for a in self.state.roster],
+            columns=["username", "vendor", "rate"],
+        )
+        options.setdefault("rates", roster if roster["rate"].notna().any() else None)
+        options.setdefault("record_url", self.url)
+        options.setdefault("dataset_url", self.url)
+        return quality.report(
+            self.annotations(),
+            guide=guide if guide is not None else load(self.notebook),
+            gold=self.gold(),
+            **options,
+        )

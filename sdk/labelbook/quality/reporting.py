@@ -356,7 +356,7 @@ def report(
     if guide is not None:
         kinds = {q.name: q.kind for q in guide.task.questions}
         present = set(frame["question"])
-        questions = [q for q in kinds if q in present and q in LEVEL_OF_KIND] or questions
+        questions = [q for q in kinds if q in present and kinds[q] in LEVEL_OF_KIND] or questions
         levels = {q: LEVEL_OF_KIND[kinds[q]] for q in questions if kinds.get(q) in LEVEL_OF_KIND}
         rationales = [q for q, kind in kinds.items() if kind == "text"]
         _check_labels(frame, guide, questions)
