@@ -15,7 +15,7 @@ import pytest
 
 import labelbook as lb
 from labelbook.argilla import Connection, Project
-from labelbook_jupyter import Monitor
+from labelbook_jupyter import Disagreements, Monitor
 
 ROOT = Path(__file__).parents[3]
 EXAMPLE = ROOT / "examples" / "trajectory-rating"
@@ -121,3 +121,22 @@ def test_a_server_that_is_down_is_a_message_with_the_command_to_start_it(
             opened.connection.close()
             opened.connection = alive
         assert "labelbook server start" in monitor.error and monitor.people.value == shown
+
+
+def test_disagreements_from_the_project(
+    project: Any, lb_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    notebook, result = project
+    simulate(lb_server, result.dataset_id, notebook.with_name("records.jsonl"),
+             {"sim-bright-1": 0.9, "sim-bright-2": 0.6}, 30)  # fmt: skip
+    monkeypatch.setenv("ARGILLA_API_URL", lb_server.url)
+    monkeypatch.setenv("ARGILLA_API_KEY", lb_server.api_key)
+    widget = Disagreements(notebook)
+    assert widget.error == "" and widget.cases, widget.error
+    case = widget.current
+    assert case is not None and case.question == "outcome" and len(case.answers) >= 2
+    assert len({a["value"] for a in case.answers}) >= 2
+    assert case.url is not None and case.url.startswith(lb_server.url)
+    # The record as Argilla shows it: the trajectory's roles and the shell commands.
+    assert "msg role-" in widget.record.value and "$ " in widget.record.value
+    assert "Open in Argilla" in widget.case.value and "(simulated) looks like" in widget.case.value
