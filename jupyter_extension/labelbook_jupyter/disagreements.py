@@ -98,7 +98,7 @@ def cases(
                 disagreement=float(row["disagreement"]),
                 answers=list(row["answers"]),
                 definitions=definitions,
-                sections=[(s, titles.get(s, s)) for s in sections],
+                sections=[(s, titles.get(s) or ("Introduction" if s in titles else s)) for s in sections],
                 rules=[(r, texts.get(r, "")) for r in rules],
                 url=row.get("url") or url,
                 fields=dict((fields or {}).get(str(row["record_id"]), {})),

@@ -43,8 +43,14 @@ class Snapshot:
     """When the pull finished."""
 
 
-def summarize(frame: pd.DataFrame, gold: pd.DataFrame | None, progress: dict[str, int]) -> Snapshot:
-    """The monitor's tables from a tidy frame (and the gold answers, when there are any)."""
+def summarize(
+    frame: pd.DataFrame,
+    gold: pd.DataFrame | None,
+    progress: dict[str, int],
+    questions: list[str] | None = None,
+) -> Snapshot:
+    """The monitor's tables from a tidy frame (and the gold answers, when there are any); `questions`:
+    the ones to score (the task's labels, scales and rankings, not free text; default: guessed)."""
     import warnings
 
     import pandas as pd
@@ -57,11 +63,14 @@ def summarize(frame: pd.DataFrame, gold: pd.DataFrame | None, progress: dict[str
         warnings.simplefilter("ignore", quality.QualityWarning)
         warnings.simplefilter("ignore", RuntimeWarning)
         if len(submitted):
-            people = quality.annotators(frame, gold)
+            scored = frame if questions is None else frame[frame["question"].isin(questions)]
+            people = quality.annotators(scored, gold, questions=questions)
             vendors = (
-                quality.vendors(frame, gold, people=people) if frame["vendor"].astype(bool).any() else None
+                quality.vendors(scored, gold, people=people, questions=questions)
+                if frame["vendor"].astype(bool).any()
+                else None
             )
-            agreement = quality.agreement(frame, ci=None)
+            agreement = quality.agreement(scored, ci=None, questions=questions)
         else:
             people, vendors, agreement = pd.DataFrame(), None, pd.DataFrame()
     responses = submitted.drop_duplicates(["record_id", "annotator"])
@@ -181,6 +190,7 @@ class Monitor(w.VBox):
         super().__init__()
         self.add_class("lb-widget")
         self.project: Any = None
+        self._scored: list[str] | None = None
         self.snapshot: Snapshot | None = None
         self.error = ""
         """Why the last refresh failed ("" when it did not)."""
@@ -193,7 +203,7 @@ class Monitor(w.VBox):
         self.refresh_button.on_click(lambda _: self.refresh())
         self.updated = w.Label()
         self.bar = w.IntProgress(value=0, min=0, max=1, layout=w.Layout(width="24em"))
-        self.progress = w.Label()
+        self.progress = w.HTML()
         self.people = w.HTML()
         self.groups = w.HTML()
         self.hours = w.HTML()
@@ -258,7 +268,7 @@ class Monitor(w.VBox):
                 frame = self.project.annotations()
                 gold = self.project.gold()
                 progress = self.project.progress()
-                snapshot = summarize(frame, gold, progress)
+                snapshot = summarize(frame, gold, progress, self._questions())
             except Exception as err:
                 self._fail(describe(err))
                 return None
@@ -267,6 +277,20 @@ class Monitor(w.VBox):
             self.message.value = ""
             self._draw(snapshot)
             return snapshot
+
+    def _questions(self) -> list[str] | None:
+        """The live release's questions with categories to agree on (free text left out)."""
+        if self._scored is None:
+            from labelbook.releases import open_release
+            from labelbook.task import Task
+
+            try:
+                release = open_release(self.project.notebook, self.project.state.version)
+                task = Task.from_json(release.text("task.json"))
+            except Exception:
+                return None
+            self._scored = [q.name for q in task.questions if q.kind not in ("text", "span")]
+        return self._scored
 
     def _draw(self, snapshot: Snapshot) -> None:
         total, done = snapshot.progress["total"], snapshot.progress["completed"]

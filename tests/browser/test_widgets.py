@@ -7,6 +7,7 @@ artifacts) and to docs/img/ (the pictures docs/notebook.md shows).
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import secrets
@@ -18,6 +19,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import nbformat
@@ -222,3 +224,70 @@ def test_tryit_submit_moves_on_shows_gold_and_returns_the_answers(page: Page, la
         ("traj-002", "failure", False),
         ("traj-003", "partial", True),
     ]
+
+
+def _demo() -> Any:
+    spec = importlib.util.spec_from_file_location("labelbook_demo", ROOT / "examples" / "demo.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_monitor_shows_the_simulated_contractors_after_a_refresh(
+    page: Page, lab: Lab, lb_server: Any, tmp_path: Path
+) -> None:
+    import labelbook as lb
+
+    folder = lab.root / "monitored"
+    folder.mkdir()
+    for name in ("guide.ipynb", "records.jsonl", "roster.csv", "gold.jsonl"):
+        shutil.copy(EXAMPLE / name, folder / name)
+    lb.release(folder / "guide.ipynb", "first")
+    result = lb.publish(folder / "guide.ipynb", records=folder / "records.jsonl",
+                        annotators=folder / "roster.csv", gold=folder / "gold.jsonl", workspace="browser",
+                        dataset="browser-monitor", api_url=lb_server.url, api_key=lb_server.api_key,
+                        progress=False)  # fmt: skip
+    opening = (
+        "import labelbook as lb\n"
+        f"project = lb.Project.open('monitored/guide.ipynb', api_url={lb_server.url!r}, "
+        f"api_key={lb_server.api_key!r})\n"
+    )
+    name = write_notebook(lab, "monitor.ipynb", opening + "from labelbook_jupyter import Monitor\n"
+                          "monitor = Monitor(project)\nmonitor")  # fmt: skip
+    lab.open(page, name)
+    run_all(page)
+    widget = page.locator(".lb-widget").first
+    expect(widget.get_by_text("No answers yet")).to_be_visible(timeout=KERNEL_TIMEOUT_MS)
+    # The simulated contractors answer through the API, each with its own key.
+    sim = _demo()
+    truth = {}
+    for line in (folder / "records.jsonl").read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        truth[record["id"]] = sim.reference(record)
+    owner = {"X-Argilla-Api-Key": lb_server.api_key}
+    keys = {
+        u["username"]: u["api_key"]
+        for u in httpx.get(f"{lb_server.url}/api/v1/users", headers=owner).json()["items"]
+    }
+    for username, accuracy in sim.ACCURACY.items():
+        sim.simulate(lb_server.url, keys[username], result.dataset_id, truth, accuracy, username, 25)
+    widget.get_by_role("button", name="Refresh").click()
+    for username in sim.ACCURACY:
+        expect(widget.locator("table.lb-annotators").get_by_text(username, exact=True)).to_be_visible(
+            timeout=KERNEL_TIMEOUT_MS
+        )
+    expect(widget.get_by_text("records complete")).to_contain_text("submitted responses from 4 annotators")
+    expect(widget.locator("table.lb-vendors")).to_contain_text("brightlabel")
+    screenshot(page, ".lb-widget", "widget-monitor.png")
+
+    code = opening + "from labelbook_jupyter import Disagreements\nDisagreements(project)"
+    name = write_notebook(lab, "disagreements.ipynb", code)
+    lab.open(page, name)
+    run_all(page)
+    widget = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .lb-widget").first
+    expect(widget.get_by_text("The labels given, as defined")).to_be_visible(timeout=KERNEL_TIMEOUT_MS)
+    expect(widget.locator("table.lb-answers")).to_contain_text("(simulated) looks like")
+    widget.get_by_text("The record", exact=True).click()
+    expect(widget.locator(".msg pre", has_text="$ ").first).to_be_visible()  # as Argilla shows it
+    screenshot(page, ".jp-NotebookPanel:not(.lm-mod-hidden) .lb-widget", "widget-disagreements.png")

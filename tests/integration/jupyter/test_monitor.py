@@ -73,7 +73,8 @@ def test_refresh_shows_the_simulated_contractors(project: Any, lb_server: Any) -
         assert "<td>acme</td>" in monitor.people.value and "Vendors" in monitor.groups.value
         assert "Records submitted per hour" in monitor.hours.value and "<rect" in monitor.hours.value
         table = monitor.snapshot.annotators if monitor.snapshot else None
-        assert table is not None and table.loc["sim-acme-1", "answers"] == 20  # outcome and rationale
+        assert table is not None and table.loc["sim-acme-1", "answers"] == 10  # outcome only: not free text
+        assert "rationale" not in monitor.groups.value  # agreement on labels, not on free text
 
 
 def test_a_timer_refreshes_in_the_background(project: Any, lb_server: Any) -> None:
