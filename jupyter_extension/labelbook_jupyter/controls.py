@@ -133,13 +133,11 @@ class _Choices(_Control):
             return
         if self.multiple:
             chosen = [o for o in self.options if self.buttons[o].value]
+            self.show(chosen)
             self._report(chosen or None)
             return
-        if change["new"]:
-            self.show(option)
-            self._report(option)
-        else:
-            self._report(None)
+        self.show(option if change["new"] else None)
+        self._report(option if change["new"] else None)
 
     def show(self, value: Any) -> None:
         chosen = set(value or []) if self.multiple else {value}

@@ -63,6 +63,13 @@ def test_a_missing_guide_is_a_message_in_the_widget(tmp_path: Path) -> None:
     assert "no such file" in widget.error
 
 
+@pytest.mark.parametrize("command", ["monitor", "disagreements"])
+def test_monitor_and_disagreements_of_an_unpublished_guide(command: str) -> None:
+    widget = labelbook_magic(f"{command} {EXAMPLE / 'guide.ipynb'}")
+    assert type(widget).__name__ == {"monitor": "Monitor", "disagreements": "Disagreements"}[command]
+    assert "not published yet" in widget.error and "labelbook publish" in widget.error
+
+
 def test_guide_and_release_summaries(tmp_path: Path) -> None:
     guide = lb.load(EXAMPLE / "guide.ipynb")
     text = guide._repr_html_()

@@ -82,9 +82,14 @@ def test_clicking_a_label_answers_and_a_new_page_clears_it(guide_path: Path) -> 
     buttons["failure"].value = True  # one label: the other is released
     assert preview.questions.form.values == {"outcome": "failure"}
     assert not buttons["partial"].value
+    assert (buttons["failure"].button_style, buttons["partial"].button_style) == ("info", "")
+    buttons["failure"].value = False  # a second click takes the answer back
+    assert preview.questions.form.values == {} and buttons["failure"].button_style == ""
+    buttons["failure"].value = True
     issues = preview.questions.controls["issues"].buttons
     issues["slow"].value = issues["unsafe"].value = True
     assert preview.questions.form.values["issues"] == ["slow", "unsafe"]
+    assert issues["unsafe"].button_style == "info"
     preview.next.click()
     assert preview.questions.form.values == {}
     assert not any(b.value for b in buttons.values())
