@@ -109,7 +109,7 @@ def write_notebook(lab: Lab, name: str, *sources: str) -> str:
     return name
 
 
-def run_all(page: Page) -> None:
+def run_all(page: Page, timeout_ms: int = KERNEL_TIMEOUT_MS) -> None:
     """Wait for the kernel, then run every cell and wait until the kernel is idle again."""
     expect(page.locator(".jp-Notebook")).to_be_visible(timeout=KERNEL_TIMEOUT_MS)
     kernel = page.locator(".jp-NotebookPanel-toolbar .jp-Toolbar-kernelName")
@@ -118,7 +118,7 @@ def run_all(page: Page) -> None:
     expect(idle).to_have_count(1, timeout=KERNEL_TIMEOUT_MS)
     page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
     page.wait_for_timeout(300)
-    expect(idle).to_have_count(1, timeout=KERNEL_TIMEOUT_MS)
+    expect(idle).to_have_count(1, timeout=timeout_ms)
 
 
 def run_last_cell(page: Page) -> None:
@@ -291,3 +291,22 @@ def test_monitor_shows_the_simulated_contractors_after_a_refresh(
     widget.get_by_text("The record", exact=True).click()
     expect(widget.locator(".msg pre", has_text="$ ").first).to_be_visible()  # as Argilla shows it
     screenshot(page, ".jp-NotebookPanel:not(.lm-mod-hidden) .lb-widget", "widget-disagreements.png")
+
+
+def test_the_walkthrough_runs_cell_by_cell_in_jupyterlab(page: Page, lab: Lab) -> None:
+    from labelbook import server
+
+    folder = lab.root / "examples"
+    shutil.copytree(
+        ROOT / "examples", folder, ignore=shutil.ignore_patterns("walkthrough", "*.releases", "*.labelbook")
+    )
+    try:
+        lab.open(page, "examples/researcher-walkthrough.ipynb")
+        run_all(page, timeout_ms=300_000)
+        panel = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)")
+        assert panel.locator(".jp-OutputArea-output", has_text="Traceback").count() == 0
+        expect(panel.locator(".lb-widget")).to_have_count(4)  # Preview, TryIt, Monitor, Disagreements
+        expect(panel.locator(".lb-widget .lb-info", has_text="gold: 1 of 1 answers agree")).to_be_visible()
+        expect(panel.locator("table.lb-annotators")).to_contain_text("sim-acme-1")
+    finally:
+        server.stop(folder / "walkthrough" / "server")
