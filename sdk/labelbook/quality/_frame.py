@@ -22,7 +22,17 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-__all__ = ["Coded", "QualityWarning", "encode", "hashable", "select", "undefined", "wilson"]
+__all__ = [
+    "Coded",
+    "QualityWarning",
+    "comparable",
+    "distinct",
+    "encode",
+    "hashable",
+    "select",
+    "undefined",
+    "wilson",
+]
 
 REQUIRED = ("record_id", "annotator", "value")
 
@@ -47,6 +57,28 @@ def hashable(value: Any) -> Any:
     return value
 
 
+def distinct(values: pd.Series) -> list[Any]:
+    """The distinct answers (lists as tuples), without a Python call per answer when none is a list."""
+    import pandas as pd
+
+    try:
+        found = pd.unique(values[values.notna()])
+    except TypeError:  # unhashable lists
+        return list(dict.fromkeys(hashable(v) for v in values if v is not None))
+    return [hashable(v) for v in found]
+
+
+def comparable(values: pd.Series) -> pd.Series:
+    """The answers as values that compare and hash: lists become tuples (others kept as they are)."""
+    import pandas as pd
+
+    try:
+        pd.unique(values)
+    except TypeError:
+        return pd.Series([hashable(v) for v in values], index=values.index, dtype=object)
+    return values
+
+
 def _kind(value: Any) -> str:
     if isinstance(value, str):
         return "label"
@@ -66,8 +98,12 @@ def select(
     where: str,
     submitted_only: bool = True,
     required: Sequence[str] = REQUIRED,
+    raw: bool = False,
 ) -> pd.DataFrame:
-    """The submitted answers to one question, one per record × annotator (the last saved wins)."""
+    """The submitted answers to one question, one per record × annotator (the last saved wins).
+
+    `raw=True` leaves empty answers and repeated answers in: `encode` drops them faster, from codes.
+    """
     import pandas as pd
 
     if not isinstance(frame, pd.DataFrame):
@@ -100,6 +136,8 @@ def select(
             out = out[out["question"] == question]
     elif question is not None:
         raise LabelbookError(f"{where}: question={question!r} given but the frame has no 'question' column.")
+    if raw:
+        return out
     if "value" in out.columns:
         out = out[out["value"].notna()]
     keys = ["record_id", "annotator"]
@@ -137,21 +175,42 @@ class Coded:
         return len(self.codes)
 
 
+def _last_answers(answers: pd.DataFrame, items: np.ndarray, coders: np.ndarray) -> np.ndarray | None:
+    """Rows to keep so each record × annotator keeps its last saved answer; None when none repeats."""
+    import numpy as np
+
+    key = items * (int(coders.max(initial=0)) + 1) + coders
+    ordered = np.sort(key)  # a sort beats np.unique's hashing here by 10x
+    if not (ordered[1:] == ordered[:-1]).any():
+        return None
+    order = np.arange(len(key))
+    if "submitted_at" in answers.columns:
+        order = np.argsort(answers["submitted_at"].to_numpy(), kind="stable")
+    last = {k: i for k, i in zip(key[order].tolist(), order.tolist(), strict=True)}
+    return np.sort(np.fromiter(last.values(), dtype=np.int64))
+
+
 def encode(answers: pd.DataFrame, *, where: str, order: Sequence[Any] | None = None) -> Coded:
-    """Integer codes for the selected answers; mixed answer types are an error that names them."""
+    """Integer codes for the selected answers (empty answers dropped, the last of repeated answers
+    kept); mixed answer types are an error that names them."""
     import numpy as np
     import pandas as pd
 
     values = answers["value"]
-    kinds = set(pd.unique(values.map(_kind))) if len(values) else set()
+    try:
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    except TypeError:  # lists (multi-label, ranking) are not hashable: compare them as tuples
+        values = pd.Series([hashable(v) for v in values], index=values.index, dtype=object)
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    present = codes >= 0
+    if not present.all():
+        answers, values, codes = answers[present], values[present], codes[present]
+    kinds = {_kind(v) for v in uniques}
     if "flag" in kinds:  # True/False answers are two labels
         kinds = (kinds - {"flag"}) | {"label"}
-        values = values.map(lambda v: str(v).lower() if isinstance(v, bool) else v)
+        uniques = pd.Index([str(v).lower() if isinstance(v, bool) else v for v in uniques], dtype=object)
     if len(kinds) > 1:
-        examples = {
-            k: next(v for v in values if _kind(v) == k or (k == "label" and isinstance(v, bool)))
-            for k in sorted(kinds)
-        }
+        examples = {_kind(v) if _kind(v) != "flag" else "label": v for v in uniques}
         shown = ", ".join(f"{k} ({examples[k]!r})" for k in sorted(kinds))
         raise LabelbookError(
             f"{where}: the answers mix types: {shown}. One question's answers must all be labels, all "
@@ -162,17 +221,21 @@ def encode(answers: pd.DataFrame, *, where: str, order: Sequence[Any] | None = N
         raise LabelbookError(
             f"{where}: answers of type {kind} cannot be compared; expected labels, numbers or lists."
         )
-    if kind == "list":
-        values = pd.Series([hashable(v) for v in values], index=values.index, dtype=object)
+    categories: list[Any] = [hashable(v) for v in uniques]
     if kind == "number":
-        values = values.astype(float)
-        bad = ~np.isfinite(values.to_numpy())
-        if bad.any():
-            raise LabelbookError(f"{where}: {int(bad.sum())} numeric answers are not finite numbers.")
-    codes, uniques = pd.factorize(values, sort=kind != "list")
-    categories = list(uniques)
+        numbers = np.asarray(categories, dtype=float)
+        if not np.isfinite(numbers).all():
+            raise LabelbookError(f"{where}: some numeric answers are not finite numbers.")
+        # Equal numbers written differently (1 and 1.0) are one value; sorted for ordinal distances.
+        sorted_values, inverse = np.unique(numbers, return_inverse=True)
+        codes = inverse[codes]
+        categories = [float(v) for v in sorted_values]
+    elif kind == "label":
+        ranks = np.argsort(np.argsort(np.array(categories, dtype=object)))
+        codes = ranks[codes]
+        categories = sorted(categories)
     if order is not None:
-        known = list(order)
+        known = [hashable(v) for v in order]
         unknown = [c for c in categories if c not in known]
         if unknown:
             raise LabelbookError(
@@ -185,15 +248,13 @@ def encode(answers: pd.DataFrame, *, where: str, order: Sequence[Any] | None = N
         categories = known
     items, records = pd.factorize(answers["record_id"])
     coders, annotators = pd.factorize(answers["annotator"])
-    return Coded(
-        kind,
-        np.asarray(items, dtype=np.int64),
-        np.asarray(coders, dtype=np.int64),
-        np.asarray(codes, dtype=np.int64),
-        pd.Index(records),
-        pd.Index(annotators),
-        categories,
-    )
+    items = np.asarray(items, dtype=np.int64)
+    coders = np.asarray(coders, dtype=np.int64)
+    codes = np.asarray(codes, dtype=np.int64)
+    keep = _last_answers(answers, items, coders)
+    if keep is not None:
+        items, coders, codes = items[keep], coders[keep], codes[keep]
+    return Coded(kind, items, coders, codes, pd.Index(records), pd.Index(annotators), categories)
 
 
 def wilson(correct: Any, n: Any, ci: float = 0.95) -> tuple[Any, Any]:

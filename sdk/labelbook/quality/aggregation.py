@@ -56,7 +56,7 @@ class MajorityVote:
         import numpy as np
         import pandas as pd
 
-        coded = encode(select(frame, question, where="MajorityVote"), where="MajorityVote")
+        coded = encode(select(frame, question, where="MajorityVote", raw=True), where="MajorityVote")
         categories = list(coded.categories)
         table = _vote_table(coded)
         top = table.max(axis=1, initial=0)
@@ -160,7 +160,7 @@ class DawidSkene:
         import pandas as pd
 
         where = "DawidSkene"
-        coded = encode(select(frame, question, where=where), where=where)
+        coded = encode(select(frame, question, where=where, raw=True), where=where)
         categories = list(coded.categories)
         n_items, n_workers, n_cats = len(coded.records), len(coded.annotators), len(categories)
         fixed = self._gold_codes(coded, categories, question)
@@ -176,22 +176,24 @@ class DawidSkene:
         steps = 0
         errors = np.full((n_workers, n_cats, n_cats), 1.0 / max(n_cats, 1))
         priors = np.full(n_cats, 1.0 / max(n_cats, 1))
-        flat = workers * n_cats + codes  # (annotator, given) of each answer
+        size = n_workers * n_cats
+        flat = workers * n_cats + codes  # (annotator, label given) of each answer
         for step in range(1, self.n_iter + 1):
             steps = step
             # M step: priors and each annotator's confusion (true × given), from the posteriors.
             priors = posteriors.mean(axis=0) if n_items else priors
-            answer_posteriors = posteriors[items]  # answers × true label
-            size = n_workers * n_cats
-            flat_counts = np.zeros((size, n_cats))
+            flat_counts = np.zeros((size, n_cats))  # (annotator, given) × true
             for k in range(n_cats):
-                flat_counts[:, k] = np.bincount(flat, weights=answer_posteriors[:, k], minlength=size)
+                flat_counts[:, k] = np.bincount(flat, weights=posteriors[items, k], minlength=size)
             # annotator × given × true, then annotator × true × given
             errors = flat_counts.reshape(n_workers, n_cats, n_cats).transpose(0, 2, 1)
             errors = errors / np.maximum(errors.sum(axis=2, keepdims=True), eps)
             # E step: log posterior = log prior + the sum over the record's answers of log P(given | true).
-            per_answer = np.log(errors + eps)[workers, :, codes]  # answers × true
-            summed = np.add.reduceat(per_answer, starts, axis=0) if len(starts) else np.zeros((0, n_cats))
+            log_given = np.log(errors + eps).transpose(0, 2, 1).reshape(size, n_cats)
+            if len(starts):
+                summed = np.add.reduceat(np.take(log_given, flat, axis=0), starts, axis=0)
+            else:
+                summed = np.zeros((0, n_cats))
             log_post = np.log(priors + eps)[None, :] + summed
             log_post -= log_post.max(axis=1, keepdims=True, initial=-np.inf)
             new = np.exp(log_post)
@@ -237,7 +239,7 @@ def aggregate_numeric(frame: pd.DataFrame, *, question: str | None = None) -> pd
     import pandas as pd
 
     where = "aggregate_numeric"
-    coded = encode(select(frame, question, where=where), where=where)
+    coded = encode(select(frame, question, where=where, raw=True), where=where)
     columns = ["n", "mean", "median", "std", "min", "max", "iqr"]
     if coded.size == 0:
         return pd.DataFrame(columns=columns, index=pd.Index([], name="record_id"))

@@ -271,7 +271,7 @@ def _point(stats: _Stats) -> float:
 
 
 def _coded(frame: pd.DataFrame, question: str | None, where: str) -> Coded:
-    return encode(select(frame, question, where=where), where=where)
+    return encode(select(frame, question, where=where, raw=True), where=where)
 
 
 def _why_undefined(stats: _Stats, coded: Coded) -> str:
@@ -444,7 +444,7 @@ def agreement(
         groups: list[tuple[tuple[Any, ...], pd.DataFrame]] = []
         chosen_questions = list(questions) if questions is not None else scorable_questions(frame)
         for question in chosen_questions:
-            chosen = select(frame, question, where=where)
+            chosen = select(frame, question, where=where, raw=True)
             if keys[1:]:
                 for key, part in chosen.groupby(keys[1:], dropna=False, sort=True):
                     groups.append(((question, *(key if isinstance(key, tuple) else (key,))), part))

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from labelbook.errors import LabelbookError
-from labelbook.quality._frame import hashable, select, wilson
+from labelbook.quality._frame import comparable, distinct, hashable, select, wilson
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -36,8 +36,8 @@ def scorable_questions(frame: pd.DataFrame) -> list[str]:
     out = []
     for question in pd.unique(answered["question"]):
         values = answered.loc[answered["question"] == question, "value"]
-        distinct = len(set(map(hashable, values)))
-        if distinct <= MAX_LABELS or distinct <= 0.2 * len(values):
+        count = len(distinct(values))
+        if count <= MAX_LABELS or count <= 0.2 * len(values):
             out.append(str(question))
     return out
 
@@ -57,7 +57,12 @@ def _check_gold(gold: Any, where: str) -> pd.DataFrame:
 
 
 def scored(
-    frame: pd.DataFrame, gold: pd.DataFrame, *, question: str | None = None, where: str = "gold_accuracy"
+    frame: pd.DataFrame,
+    gold: pd.DataFrame,
+    *,
+    question: str | None = None,
+    where: str = "gold_accuracy",
+    questions: list[str] | None = None,
 ) -> pd.DataFrame:
     """The submitted answers on gold records, with `expected` (the gold value) and `correct`."""
     import pandas as pd
@@ -65,7 +70,10 @@ def scored(
     gold = _check_gold(gold, where)
     select(frame.iloc[:0], None, where=where)  # columns
     if "question" in frame.columns:
-        questions = [question] if question is not None else scorable_questions(frame)
+        if question is not None:
+            questions = [question]
+        elif questions is None:
+            questions = scorable_questions(frame)
         if question is not None and question not in set(frame["question"]):
             raise LabelbookError(f"{where}: no answers to question {question!r} in the frame.")
         parts = [select(frame, q, where=where) for q in questions]
@@ -82,10 +90,15 @@ def scored(
         expected[[*keys, "value"]].drop_duplicates(keys, keep="last").rename(columns={"value": "expected"})
     )
     # Empty frames come with float keys; ids compare as they are, whatever the column's dtype.
-    expected = expected.astype({k: object for k in keys})
-    answers = answers.astype({k: object for k in keys})
+    for key in keys:
+        if expected[key].dtype != answers[key].dtype:
+            if len(answers):  # convert the small gold frame, never the answers
+                expected[key] = expected[key].astype(answers[key].dtype)
+            else:
+                answers = answers.astype({key: expected[key].dtype})
     out = answers.merge(expected, on=keys, how="inner")
-    out["correct"] = [hashable(a) == hashable(b) for a, b in zip(out["value"], out["expected"], strict=True)]
+    given, expected_values = comparable(out["value"]), comparable(out["expected"])
+    out["correct"] = given.to_numpy(dtype=object) == expected_values.to_numpy(dtype=object)
     return out.reset_index(drop=True)
 
 
@@ -113,11 +126,12 @@ def gold_accuracy(
     by: str | Sequence[str] = "annotator",
     question: str | None = None,
     ci: float = 0.95,
+    questions: list[str] | None = None,
 ) -> pd.DataFrame:
     """Per annotator (or `by` any columns, e.g. ["vendor"], ["release"]): n gold answers, correct,
     accuracy and its Wilson interval `low`/`high`."""
     keys = [by] if isinstance(by, str) else list(by)
-    answers = scored(frame, gold, question=question)
+    answers = scored(frame, gold, question=question, questions=questions)
     missing = [k for k in keys if k not in answers.columns]
     if missing:
         raise LabelbookError(f"gold_accuracy: by= names column(s) the frame lacks: {', '.join(missing)}.")

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from labelbook.errors import LabelbookError
-from labelbook.quality._frame import encode, hashable, select
+from labelbook.quality._frame import comparable, distinct, encode, hashable, select
 from labelbook.quality.agreement import agreement
 from labelbook.quality.gold import gold_accuracy, scorable_questions
 from labelbook.quality.workforce import annotators as annotators_table
@@ -102,7 +102,7 @@ def confusions(
     columns = ["question", "label_a", "label_b", "count", "rate", "sections", "rules", "contrasted"]
     rows = []
     for question in _questions(frame, questions):
-        coded = encode(select(frame, question, where="confusions"), where="confusions")
+        coded = encode(select(frame, question, where="confusions", raw=True), where="confusions")
         if coded.kind not in ("label", "number") or coded.size == 0:
             continue
         n_items, n_cats = len(coded.records), len(coded.categories)
@@ -148,7 +148,7 @@ def contested(
         answers = select(frame, question, where="contested")
         if not len(answers):
             continue
-        keys = answers["value"].map(hashable)
+        keys = comparable(answers["value"])
         counts = answers.assign(_key=keys).groupby(["record_id", "_key"], sort=False).size()
         per_record = counts.groupby(level=0)
         top_share = per_record.max() / per_record.sum()
@@ -218,7 +218,7 @@ def _by_release(
     table = table[keep] if len(table) else pd.DataFrame(columns=keep)
     table = table.assign(gold_n=0, gold_accuracy=math.nan, gold_low=math.nan, gold_high=math.nan)
     if gold is not None and len(table):
-        scores = gold_accuracy(work, gold, by=["question", "release"]).reset_index()
+        scores = gold_accuracy(work, gold, by=["question", "release"], questions=questions).reset_index()
         scores = scores.rename(
             columns={"n": "gold_n", "accuracy": "gold_accuracy", "low": "gold_low", "high": "gold_high"}
         )
@@ -318,10 +318,9 @@ def _check_labels(frame: pd.DataFrame, guide: Guide, questions: list[Any]) -> No
         if not labels:
             continue
         known = {hashable(v) for v in labels}
-        answers = select(frame, question, where="report")
+        answers = select(frame, question, where="report", raw=True)
         seen: set[Any] = set()
-        for value in answers["value"]:
-            key = hashable(value)
+        for key in distinct(answers["value"]):
             seen.update(key if isinstance(key, tuple) else (key,))
         unknown = sorted(seen - known, key=repr)
         if unknown:

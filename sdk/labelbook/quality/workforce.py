@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from labelbook.errors import LabelbookError
-from labelbook.quality._frame import hashable, select, wilson
+from labelbook.quality._frame import comparable, select, wilson
 from labelbook.quality.aggregation import DawidSkene
 from labelbook.quality.gold import scorable_questions, scored
 
@@ -43,12 +43,12 @@ def consensus_hits(frame: pd.DataFrame, questions: list[str] | None = None) -> p
         counts = answers.groupby("record_id")["annotator"].transform("size")
         answers = answers[counts.to_numpy() >= 2]
         labels = model.labels_.reindex(answers["record_id"]).to_numpy()
-        given = [hashable(v) for v in answers["value"]]
-        hit = np.array([g == lab for g, lab in zip(given, labels, strict=True)], dtype=bool)
+        given = comparable(answers["value"]).to_numpy(dtype=object)
+        hit = given == labels
         probas = model.probas_
-        cols = {c: i for i, c in enumerate(probas.columns)}
         rows = probas.index.get_indexer(answers["record_id"])
-        posterior = probas.to_numpy()[rows, [cols[g] for g in given]] if len(rows) else np.zeros(0)
+        picked = pd.Index(probas.columns).get_indexer(given) if len(rows) else np.zeros(0, dtype=int)
+        posterior = probas.to_numpy()[rows, picked] if len(rows) else np.zeros(0)
         parts.append(
             pd.DataFrame(
                 {
@@ -144,9 +144,7 @@ def annotators(
     out["gold_low"] = np.nan
     out["gold_high"] = np.nan
     if gold is not None:
-        answers = scored(frame, gold, where="annotators")
-        if questions is not None:
-            answers = answers[answers["question"].isin(questions)] if "question" in answers else answers
+        answers = scored(frame, gold, where="annotators", questions=questions)
         if len(answers):
             grouped = answers.groupby("annotator")["correct"]
             n = grouped.size().reindex(out.index).fillna(0).astype(int)
