@@ -103,7 +103,7 @@ def server_start(data_dir: Path | None, port: int, host: str, foreground: bool, 
 
     The first start in a data dir runs the database migrations and creates the owner account
     (username `labelbook`, a generated password and API key, kept in credentials.json, readable
-    only by you). Starting a server that is already running reports it.
+    only by you). Starting a server that is already running reports it, without the login.
     """
     from labelbook import server as lb_server
 
@@ -113,12 +113,21 @@ def server_start(data_dir: Path | None, port: int, host: str, foreground: bool, 
         info = lb_server.start(data_dir, port=port, host=host)
     except LabelbookError as err:
         _fail(err)
+    credentials_file = info.data_dir / "credentials.json"
+    if info.already_running:
+        # The login was shown when it started; printing it again puts it in more terminals and logs.
+        if as_json:
+            click.echo(json.dumps({**info.to_dict(), "already_running": True}, indent=2))
+            return
+        click.secho(f"Argilla is already running at {info.url}", fg="green", bold=True)
+        click.echo(f"  data dir: {info.data_dir}")
+        click.echo(f"The owner's login is in {credentials_file} (readable only by you).")
+        return
     if as_json:
         _print_status(info, True, with_credentials=True)
         return
     assert info.credentials is not None
-    headline = "already running" if info.already_running else "started"
-    click.secho(f"Argilla {headline} at {info.url}", fg="green", bold=True)
+    click.secho(f"Argilla started at {info.url}", fg="green", bold=True)
     click.echo(f"  username: {info.credentials.username}")
     click.echo(f"  password: {info.credentials.password}")
     click.echo(f"  api key:  {info.credentials.api_key}")
@@ -179,14 +188,15 @@ def _unusable(err: LabelbookError) -> NoReturn:
     sys.exit(2)
 
 
-def _print_findings(findings: list[Any], *, errors_only: bool = False) -> None:
+def _print_findings(findings: list[Any], *, errors_only: bool = False, to_stderr: bool = False) -> None:
     colours = {"error": "red", "warning": "yellow", "hint": "cyan"}
+    err = errors_only or to_stderr
     for finding in findings:
         if errors_only and finding.severity != "error":
             continue
         head = click.style(f"{finding.code} {finding.severity}", fg=colours[finding.severity], bold=True)
-        click.echo(f"{finding.location()}: {head}: {finding.message}", err=errors_only)
-        click.echo(f"    fix: {finding.fix}", err=errors_only)
+        click.echo(f"{finding.location()}: {head}: {finding.message}", err=err)
+        click.echo(f"    fix: {finding.fix}", err=err)
 
 
 def _summary(findings: list[Any]) -> str:
@@ -228,9 +238,10 @@ BUILD_HELP = """Build the guidelines from a notebook: guide.md, guide.html and t
   guide.html   one self-contained, printable page for contractors (template `contractor`)
   task.json    the task schema: fields, questions, labels with their definitions
 
-The notebook is linted first; with lint errors nothing is written and the exit code is 1
-(pass --skip-lint to build anyway). Everything is rendered in memory, then each file is
-written to a temp file and renamed, so an output is never half-written.
+The documents are always written, so a first draft can be read as contractors will read it;
+the lint's errors and warnings are printed (to stderr) with the fix for each, and errors make the
+exit code 1 (`labelbook release` refuses a guide with errors). Everything is rendered in memory,
+then each file is written to a temp file and renamed, so an output is never half-written.
 
 \b
 Examples:
@@ -240,8 +251,9 @@ Examples:
   labelbook build guide.ipynb -o build/ --template plain   # instruction_templates/plain/ beside the notebook
 
 Templates are found in this order: an explicit path, instruction_templates/NAME/ beside the
-notebook, the templates packaged with labelbook. Exit 0 built, 1 lint errors, 2 unusable input
-(unreadable notebook, no or failing task cell, missing template).
+notebook, the templates packaged with labelbook. Exit 0 built (warnings allowed), 1 built but
+the lint found errors, 2 unusable input (unreadable notebook, no or failing task cell, missing
+template: nothing written).
 """
 
 
@@ -262,7 +274,7 @@ notebook, the templates packaged with labelbook. Exit 0 built, 1 lint errors, 2 
     metavar="NAME_OR_PATH",
     help="A template folder (name or path) replacing the default for the files it holds; repeatable.",
 )
-@click.option("--skip-lint", is_flag=True, help="Write the outputs even when the lint finds errors.")
+@click.option("--skip-lint", is_flag=True, help="Do not lint: only write the documents.")
 def build(notebook: Path, output_dir: Path, templates: tuple[str, ...], skip_lint: bool) -> None:
     _skip_slow_optional_imports()
     from labelbook.lint import lint
@@ -271,32 +283,34 @@ def build(notebook: Path, output_dir: Path, templates: tuple[str, ...], skip_lin
 
     try:
         guide = load(notebook)
-        if not skip_lint:
-            findings = lint(guide)
-            if any(f.severity == "error" for f in findings):
-                _print_findings(findings, errors_only=True)
-                click.secho(
-                    f"{notebook}: not built: {_summary(findings)}. Fix the errors "
-                    "(or pass --skip-lint); `labelbook lint` shows every finding.",
-                    fg="red",
-                    err=True,
-                )
-                sys.exit(1)
+        findings = [] if skip_lint else lint(guide)
         documents = render_all(guide, templates)
     except LabelbookError as err:
         _unusable(err)
     written = _write_atomically(output_dir, documents)
     for path in written:
         click.echo(f"wrote {path}")
+    if findings:
+        _print_findings([f for f in findings if f.severity != "hint"], to_stderr=True)
+        errors = any(f.severity == "error" for f in findings)
+        advice = "fix the errors before `labelbook release`" if errors else "`labelbook release` allowed"
+        click.secho(
+            f"{notebook}: {_summary(findings)}: {advice} (`labelbook lint` shows every finding).",
+            fg="red" if errors else "yellow",
+            err=True,
+        )
+        if errors:
+            sys.exit(1)
 
 
 LINT_HELP = """Check a guide notebook for what would confuse a contractor.
 
 \b
-Errors (exit 1): a label without a definition, a question without a description, a worked
-example whose answer is not a valid value, a missing or failing task cell, duplicate ids,
-links to ids that do not exist, images without alt text.
-Warnings: a label without a worked example, two labels never discussed in the same section,
+Errors (exit 1) where a contractor cannot answer correctly: a label without a definition, a
+reference to a label that does not exist, a worked example whose answer or record is not
+valid, duplicate ids, links or rule citations that point nowhere.
+Warnings: a question without a description, a rating scale without meanings, a label without
+a worked example, two labels never discussed in the same section, an image without alt text,
 very long sections, TODO/TBD/FIXME markers. Hints: vague wording ("usually", "etc.", "use
 your judgement"...).
 
@@ -306,7 +320,8 @@ Examples:
   labelbook lint guide.py --json | jq '.findings[] | select(.severity == "error")'
 
 Each finding has a code (LB101...), a severity, the cell number and section id, a message and
-a suggested fix. Exit 0 no errors (warnings and hints allowed), 1 errors, 2 unusable input.
+a suggested fix. Exit 0 no errors (warnings and hints allowed), 1 errors, 2 unusable input
+(unreadable notebook, no or failing task cell: reported as LB104, and `build` exits 2 too).
 """
 
 
@@ -318,10 +333,11 @@ def lint_command(notebook: Path, as_json: bool) -> None:
     from labelbook.lint import lint_path
 
     try:
-        _, findings = lint_path(notebook)
+        guide, findings = lint_path(notebook)
     except LabelbookError as err:
         _unusable(err)
     errors = sum(f.severity == "error" for f in findings)
+    unusable = guide is None  # no task: nothing else could be checked, as `build` would say (exit 2)
     if as_json:
         payload = {
             "notebook": str(notebook),
@@ -333,10 +349,12 @@ def lint_command(notebook: Path, as_json: bool) -> None:
     else:
         _print_findings(findings)
         verdict = click.style(
-            "ok" if not errors else "errors", fg="green" if not errors else "red", bold=True
+            "unusable" if unusable else "errors" if errors else "ok",
+            fg="green" if not errors else "red",
+            bold=True,
         )
         click.echo(f"{notebook}: {verdict}: {_summary(findings)}")
-    sys.exit(1 if errors else 0)
+    sys.exit(2 if unusable else 1 if errors else 0)
 
 
 # ---------------------------------------------------------------------------------------------

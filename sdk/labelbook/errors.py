@@ -53,6 +53,15 @@ class TaskError(LabelbookError):
 class NotebookError(LabelbookError):
     """A notebook cannot be read into a Guide; the message names the file, the cell and the fix."""
 
+    def __init__(self, message: str, *, cell: int | None = None, fix: str = "") -> None:
+        super().__init__(f"{message} {fix}" if fix else message)
+        self.problem: str = message
+        """What is wrong and where, without the fix."""
+        self.cell: int | None = cell
+        """The 1-based number of the cell at fault, when one is."""
+        self.fix: str = fix
+        """What to change (also the end of the message), when it is said apart from the problem."""
+
 
 class ReleaseError(LabelbookError):
     """A release cannot be made or read: blocked by lint, a lower --bump, a concurrent release, a

@@ -4,13 +4,26 @@
 cell. `lint_path(path)` loads the notebook first and turns a missing or failing task cell into
 a finding (LB104) instead of an exception, so `labelbook lint` can report it like any other.
 
-Codes: LB1xx errors (the guide is wrong or incomplete), LB2xx warnings (it is probably unclear),
-LB3xx hints (wording to reconsider). `CODES` maps each code to its severity and a one-line summary;
+Severity follows the consequence for a contractor: an *error* only where they cannot answer
+correctly (a label with no definition, a label referenced that does not exist, a broken link or
+citation, a worked example whose answer or record is not valid, no task); a *warning* where the
+guide is probably unclear or incomplete (a question without a description, a rating scale without
+meanings, an image without alt text, a boundary never discussed); a *hint* for wording. Only errors
+block `labelbook release`; `labelbook build` writes its documents whatever the findings.
+Codes are stable and grouped by subject: LB1xx the task and the document's structure, LB2xx
+clarity, LB3xx wording. `CODES` maps each code to its severity and a one-line summary;
 docs/authoring.md has the table.
+
+Labels are found in prose on the parsed markdown, with their own spelling and a context that
+makes them a label: a code span (`a`), bold or italics (**a**), quotes ("a"), or the word label
+next to it ("label b", "the tie label"; not for a label spelled like an article, since "label a
+record" and "pick a label" use the article). A bare word counts only for a label that is neither a
+single letter nor a common English word (`COMMON_WORDS`), so the article "a" never names label `a`.
 """
 
 from __future__ import annotations
 
+import difflib
 import functools
 import itertools
 import os
@@ -22,7 +35,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from labelbook.errors import NotebookError, TaskError
 from labelbook.guide import Guide, Markdown, Section, WorkedExample
-from labelbook.task import LabelQuestion, MultiLabelQuestion, RatingQuestion, SpanQuestion
+from labelbook.task import LabelQuestion, MultiLabelQuestion, RatingQuestion, SpanQuestion, TextQuestion
 
 if TYPE_CHECKING:
     from markdown_it.token import Token
@@ -30,6 +43,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CHECKS",
     "CODES",
+    "COMMON_WORDS",
     "LONG_SECTION_WORDS",
     "VAGUE_PHRASES",
     "Finding",
@@ -62,15 +76,32 @@ VAGUE_PHRASES = (
 )
 """Words that leave the decision to the annotator without saying how to make it (LB301)."""
 
+COMMON_WORDS = frozenset(
+    {
+        "a", "an", "the", "this", "that", "these", "those", "each", "every", "any", "some", "no",
+        "none", "not", "nor", "yes", "or", "and", "but", "if", "so", "as", "at", "by", "for", "from",
+        "in", "into", "of", "off", "on", "onto", "out", "over", "to", "up", "with", "it", "its", "is",
+        "are", "be", "was", "do", "does", "did", "can", "may", "must", "should", "will", "would", "one",
+        "two", "all", "both", "either", "neither", "other", "same", "more", "less", "very", "too",
+        "also", "only", "just", "good", "bad", "fine", "ok", "okay", "maybe", "unsure", "unclear",
+        "unknown",
+    }
+)  # fmt: skip
+"""Labels spelled like these (and single letters) count as named only when marked or next to "label"."""
+
+_ARTICLES = frozenset({"a", "an", "the", "this", "that", "each", "every", "any", "some", "no", "one"})
+# "label a record ..." and "pick a label" use the article: for these labels, "label X" is not enough.
+
 CODES: dict[str, tuple[Severity, str]] = {
     "LB101": ("error", "label without a definition"),
-    "LB102": ("error", "question without a description"),
+    "LB102": ("warning", "question without a description"),
     "LB103": ("error", "worked example with an invalid answer"),
     "LB104": ("error", "missing or failing task cell"),
     "LB105": ("error", "duplicate id (section, rule or example)"),
     "LB106": ("error", "broken internal link or rule citation"),
-    "LB107": ("error", "image without alt text"),
+    "LB107": ("warning", "image without alt text"),
     "LB108": ("error", "worked example with an invalid record"),
+    "LB109": ("error", "reference to a label that does not exist"),
     "LB201": ("warning", "label without a worked example"),
     "LB202": ("warning", "two labels never discussed in the same section"),
     "LB203": ("warning", f"section longer than {LONG_SECTION_WORDS} words"),
@@ -90,7 +121,7 @@ class Finding:
     code: str
     """Stable code, e.g. "LB101" (see `CODES`)."""
     severity: Severity
-    """"error" (must fix), "warning" (should fix) or "hint" (consider)."""
+    """"error" (a contractor cannot answer correctly: blocks a release), "warning" (should fix) or "hint"."""
     message: str
     """What is wrong, naming the label, question, id or phrase."""
     fix: str
@@ -126,11 +157,17 @@ Check: TypeAlias = Callable[[Guide], Iterator[Finding]]
 # Text helpers
 
 
-def _section_text(section: Section) -> str:
-    """Everything a contractor reads in a section: prose and worked examples' titles and explanations."""
-    parts = [section.title, section.body]
-    parts += [f"{e.title}\n{e.explanation}" for e in section.examples]
-    return "\n".join(parts)
+def _section_texts(section: Section, free_text: set[str]) -> list[str]:
+    """Every markdown text a contractor reads in a section: title, prose, worked examples' titles,
+    explanations and answers to the `free_text` questions (a rationale)."""
+    texts = [section.title]
+    for block in section.blocks:
+        if isinstance(block, Markdown):
+            texts.append(block.text)
+        elif isinstance(block, WorkedExample):
+            texts += [block.title, block.explanation]
+            texts += [v for k, v in block.answers.items() if k in free_text and isinstance(v, str)]
+    return [text for text in texts if text]
 
 
 def _prose_blocks(guide: Guide) -> Iterator[tuple[Section, int, str]]:
@@ -145,18 +182,113 @@ def _prose_blocks(guide: Guide) -> Iterator[tuple[Section, int, str]]:
                 yield section, block.cell, block.explanation
 
 
-def _mentions(text: str, name: str) -> bool:
-    pattern = r"(?<![\w-])" + re.escape(name).replace(r"\_", "[_ -]").replace(r"\-", "[_ -]") + r"(?![\w-])"
-    return re.search(pattern, text, re.I) is not None
+@dataclass(frozen=True)
+class _Words:
+    """A markdown text split by how each piece names things, for finding label mentions."""
+
+    marked: tuple[str, ...]
+    """Code spans, bold or italic runs and quoted phrases: what the writer set apart as a name."""
+    plain: str
+    """The remaining prose, set-apart pieces replaced by a NUL so words never join across them."""
+    referenced: tuple[str, ...]
+    """Code spans and quoted phrases right after or before the word "label" ("label `x`", "`x` label")."""
+
+
+_LABEL_WORD_BEFORE = re.compile(r"\blabels?\s*$", re.I)
+_LABEL_WORD_AFTER = re.compile(r"^\s*labels?\b", re.I)
+_QUOTED = re.compile(
+    r"""["\u201c]([^"\u201c\u201d\n]{1,80})["\u201d]|(?<![\w'])['\u2018]([^'\u2018\u2019\n]{1,80})['\u2019](?!\w)"""
+)
+
+
+@functools.lru_cache(maxsize=4096)
+def _words(text: str) -> _Words:
+    pieces: list[tuple[str, str]] = []  # ("code" | "marked" | "text", content)
+    for block in _parsed(text):
+        if block.type != "inline" or not block.children:
+            continue
+        emphasis = 0
+        for token in block.children:
+            if token.type in ("strong_open", "em_open"):
+                emphasis += 1
+            elif token.type in ("strong_close", "em_close"):
+                emphasis = max(0, emphasis - 1)
+            elif token.type == "code_inline":
+                pieces.append(("code", token.content))
+            elif token.type == "text":
+                pieces.append(("marked" if emphasis else "text", token.content))
+            elif token.type in ("softbreak", "hardbreak"):
+                pieces.append(("text", " "))
+        pieces.append(("text", "\n"))
+    marked: list[str] = []
+    referenced: list[str] = []
+    plain: list[str] = []
+    for index, (kind, content) in enumerate(pieces):
+        if kind == "text":
+            for match in _QUOTED.finditer(content):
+                quoted = match.group(1) or match.group(2)
+                marked.append(quoted)
+                after = content[match.end() :]
+                if _LABEL_WORD_BEFORE.search(content[: match.start()]) or _LABEL_WORD_AFTER.match(after):
+                    referenced.append(quoted)
+            plain.append(content)
+            continue
+        marked.append(content)
+        plain.append("\0")
+        if kind == "code":
+            before = pieces[index - 1][1] if index else ""
+            after = pieces[index + 1][1] if index + 1 < len(pieces) else ""
+            if _LABEL_WORD_BEFORE.search(before) or _LABEL_WORD_AFTER.match(after):
+                referenced.append(content)
+    return _Words(tuple(marked), "".join(plain), tuple(referenced))
+
+
+def _normal(name: str) -> str:
+    return re.sub(r"[\s_-]+", " ", name.strip()).casefold()
+
+
+def _same_name(found: str, label: str) -> bool:
+    """Whether a set-apart piece is the label: exact for one letter, else ignoring case, _, - and space."""
+    return found.strip() == label if len(label) == 1 else _normal(found) == _normal(label)
+
+
+def _ambiguous(label: str) -> bool:
+    """A label that reads as an ordinary word when it is not marked: a single letter or a common word."""
+    return len(label) == 1 or _normal(label) in COMMON_WORDS
+
+
+def _spelled(label: str) -> str:
+    """A regex for the label as a whole word, `_`, `-` and a space interchangeable."""
+    return "[_ -]".join(re.escape(part) for part in re.split(r"[_\s-]+", label))
+
+
+def _mentions(text: str, label: str) -> bool:
+    """Whether the text names the label (see the module docstring for what counts)."""
+    words = _words(text)
+    if any(_same_name(piece, label) for piece in words.marked):
+        return True
+    flags = 0 if len(label) == 1 else re.I
+    name = r"(?<![\w-])" + _spelled(label) + r"(?![\w-])"
+    if not _ambiguous(label):
+        return re.search(name, "\0".join((words.plain, *words.marked)), flags) is not None
+    if _normal(label) in _ARTICLES:
+        return False
+    return re.search(rf"\blabels?\s+{name}|{name}\s+labels?\b", words.plain, flags) is not None
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed(text: str) -> tuple[Token, ...]:
+    """A markdown text's block tokens, parsed once per text for every check."""
+    from labelbook.render import _source_parser
+
+    return tuple(_source_parser().parse(text))
 
 
 @functools.lru_cache(maxsize=4096)
 def _inline_tokens(text: str) -> tuple[Token, ...]:
-    """Every inline token of a markdown text (links, images, raw HTML), parsed once per text."""
-    from labelbook.render import _source_parser
-
+    """Every inline token of a markdown text (links, images, raw HTML)."""
     found: list[Token] = []
-    for token in _source_parser().parse(text):
+    for token in _parsed(text):
         if token.type == "inline" and token.children:
             found += _walk(token.children)
     return tuple(found)
@@ -300,6 +432,47 @@ def check_internal_links(guide: Guide) -> Iterator[Finding]:
                 )
 
 
+def _known_names(guide: Guide) -> set[str]:
+    """Every name a guide may call a label: labels, options, rating values, questions, fields, metadata."""
+    names: set[str] = set()
+    for question in guide.task.questions:
+        names.add(question.name)
+        names.update(question.meanings())
+        for attr in question.definition_maps:
+            names.update(getattr(question, attr))
+        if isinstance(question, RatingQuestion):
+            names.update(str(value) for value in question.values)
+    names.update(f.name for f in guide.task.fields)
+    names.update(m.name for m in guide.task.metadata)
+    return {_normal(name) for name in names}
+
+
+def check_label_references(guide: Guide) -> Iterator[Finding]:
+    """LB109: a label named as one ("label `x`", "the "x" label") exists in the task."""
+    known = _known_names(guide)
+    labels = list(dict.fromkeys(label for q in _labelled(guide) for label in q.labels))
+    places: list[tuple[str | None, int, str]] = [(s.id, cell, text) for s, cell, text in _prose_blocks(guide)]
+    for question in guide.task.questions:  # descriptions and definitions are read by contractors too
+        places += [
+            (None, guide.task_cell, text) for text in (question.description, *question.meanings().values())
+        ]
+    for section_id, cell, text in places:
+        for name in dict.fromkeys(_words(text).referenced if text else ()):
+            if not name.strip() or _normal(name) in known:
+                continue
+            close = difflib.get_close_matches(name, labels, n=1)
+            hint = f"Did you mean `{close[0]}`? " if close else ""
+            yield _finding(
+                "LB109",
+                f"the text refers to label `{name}`, which no question has (labels: "
+                f"{', '.join(map(repr, labels)) or 'none'}).",
+                f"{hint}Use the label's exact name, or add `{name}` to the question's labels "
+                "in the task cell.",
+                cell,
+                section_id,
+            )
+
+
 _RAW_IMG = re.compile(r"<img\b[^>]*>", re.I)
 _ALT = re.compile(r"""\balt\s*=\s*(["'])\s*\S""", re.I)
 
@@ -362,18 +535,21 @@ def check_label_examples(guide: Guide) -> Iterator[Finding]:
 
 def check_label_boundaries(guide: Guide) -> Iterator[Finding]:
     """LB202: for each pair of labels of a question, some section names both (says where one ends)."""
-    texts = [(section, _section_text(section)) for section in guide.sections]
+    free_text = {q.name for q in guide.task.questions if isinstance(q, TextQuestion)}
+    sections = [_section_texts(section, free_text) for section in guide.sections]
     for question in _labelled(guide):
         if isinstance(question, SpanQuestion):
             continue
+        named = [{label for label in question.labels if any(_mentions(t, label) for t in texts)}
+                 for texts in sections]  # fmt: skip
         for first, second in itertools.combinations(question.labels, 2):
-            if not any(_mentions(text, first) and _mentions(text, second) for _, text in texts):
+            if not any(first in names and second in names for names in named):
                 yield _finding(
                     "LB202",
                     f"labels {first!r} and {second!r} of question {question.name!r} are never discussed "
                     "in the same section, so the boundary between them is left to each annotator.",
-                    f"Add a section (or a worked example) that says when an item is {first!r} rather than "
-                    f"{second!r}.",
+                    f"Add a rule (or a worked example) that says when an item is `{first}` rather than "
+                    f"`{second}`, naming both as labels: in code spans, bold or quotes.",
                     guide.task_cell,
                 )
 
@@ -469,6 +645,7 @@ CHECKS: tuple[Check, ...] = (
     check_internal_links,
     check_image_alt_text,
     check_example_records,
+    check_label_references,
     check_label_examples,
     check_label_boundaries,
     check_long_sections,
@@ -488,6 +665,7 @@ def lint(guide: Guide) -> list[Finding]:
 def lint_path(path: str | os.PathLike[str]) -> tuple[Guide | None, list[Finding]]:
     """Load a notebook and lint it; a missing or failing task cell is a finding (LB104), not an exception.
 
+    The guide is None then: nothing else can be checked (`labelbook lint` exits 2, as `build` does).
     Any other NotebookError (unreadable file, failing example cell...) is raised: the input is unusable.
     """
     from labelbook import notebook
@@ -499,15 +677,11 @@ def lint_path(path: str | os.PathLike[str]) -> tuple[Guide | None, list[Finding]
         except NotebookError as err:
             if step is not notebook.run_task_cell:
                 raise
-            match = re.search(r", cell (\d+)", str(err))
-            finding = _finding(
-                "LB104",
-                str(err),
+            fix = err.fix or (
                 f"Tag one code cell {notebook.TASK_TAG!r} and make it bind `task = lb.Task(...)`; it must "
-                "run on its own, without a kernel.",
-                int(match.group(1)) if match else None,
+                "run on its own, without a kernel."
             )
-            return None, [finding]
+            return None, [_finding("LB104", err.problem, fix, err.cell)]
     guide = notebook.build_guide(nb, resources)
     return guide, lint(guide)
 

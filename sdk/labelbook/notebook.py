@@ -314,20 +314,36 @@ def _working_directory(folder: Path) -> Iterator[None]:
         os.chdir(previous)
 
 
+def _sentence(text: str) -> str:
+    """`text` ending in exactly one full stop (or its own ? or !), never two."""
+    text = text.strip()
+    return text if text.endswith((".", "?", "!", ".)", "?)", "!)")) else f"{text}."
+
+
 def _run_cell(
     cell: NotebookNode, resources: Resources, tag: str, namespace: dict[str, Any]
 ) -> dict[str, Any]:
     """Execute a cell's code in `namespace`; any failure becomes a NotebookError naming the cell."""
     where = _where(resources, cell, tag)
-    filename = f"<{resources['path']} cell {cell['cell_number']}>"
+    number = cell["cell_number"]
+    filename = f"<{resources['path']} cell {number}>"
     lines = cell.source.splitlines()
     try:
         code = compile(cell.source, filename, "exec")
     except SyntaxError as err:
         line = f" at line {err.lineno} of the cell" if err.lineno else ""
+        text = lines[err.lineno - 1].strip() if err.lineno and err.lineno <= len(lines) else ""
+        if text.startswith(("%", "!")):
+            fix = (
+                f"Remove the IPython magic `{text}` from cell {number}, or move it to an untagged cell: "
+                "this cell runs as plain Python, without a kernel."
+            )
+        else:
+            at = f" at line {err.lineno}" if err.lineno else ""
+            quoted = f" (`{text}`)" if text else ""
+            fix = f"Correct the Python syntax of cell {number}{at}{quoted}, then run the cell to check it."
         raise NotebookError(
-            f"{where}: SyntaxError{line}: {err.msg}. The cell runs as plain Python without a kernel: "
-            "fix the syntax and remove IPython magics (% and ! lines)."
+            f"{where}: SyntaxError{line}: {_sentence(err.msg)}", cell=number, fix=fix
         ) from None
     try:
         with _working_directory(resources["path"].resolve().parent):
@@ -336,17 +352,24 @@ def _run_cell(
         location = ""
         frames = [f for f in traceback.extract_tb(err.__traceback__) if f.filename == filename]
         if frames and frames[-1].lineno and frames[-1].lineno <= len(lines):
-            number = frames[-1].lineno
-            location = f" (line {number} of the cell: `{lines[number - 1].strip()}`)"
-        message = str(err).rstrip(".")
-        if isinstance(err, LabelbookError):  # its message already says what to change
-            raise NotebookError(f"{where} raised {type(err).__name__}{location}: {message}.") from err
+            failed = frames[-1].lineno
+            location = f" (line {failed} of the cell: `{lines[failed - 1].strip()}`)"
+        message = _sentence(str(err) or type(err).__name__)
+        problem = f"{where} raised {type(err).__name__}{location}: {message}"
         defined = "`lb` and `task` are" if tag == EXAMPLE_TAG else "`lb` is"
-        raise NotebookError(
-            f"{where} raised {type(err).__name__}{location}: {message}. Fix the cell: it runs on its "
-            f"own, without a kernel, in a fresh namespace where only {defined} defined; import anything "
-            "else it uses."
-        ) from err
+        if isinstance(err, LabelbookError):  # its message already says what to change
+            fix = f"Change cell {number} as the message says."
+        elif isinstance(err, NameError) and err.name:
+            fix = (
+                f"Import or define `{err.name}` in cell {number}: it runs on its own, without a kernel, "
+                f"in a fresh namespace where only {defined} defined."
+            )
+        else:
+            fix = (
+                f"Fix cell {number}: it runs on its own, without a kernel, in a fresh namespace where only "
+                f"{defined} defined; import anything else it uses."
+            )
+        raise NotebookError(problem, cell=number, fix=fix) from err
     return namespace
 
 
@@ -362,27 +385,32 @@ def run_task_cell(nb: NotebookNode, resources: Resources) -> tuple[NotebookNode,
     path = resources["path"]
     if not cells:
         raise NotebookError(
-            f"{path}: no cell is tagged {TASK_TAG!r}. Add the tag to the code cell that binds "
-            "`task = lb.Task(...)` (JupyterLab: property inspector → Cell Tags)."
+            f"{path}: no cell is tagged {TASK_TAG!r}.",
+            fix="Add the tag to the code cell that binds `task = lb.Task(...)` "
+            "(JupyterLab: property inspector → Cell Tags).",
         )
     if len(cells) > 1:
         numbers = ", ".join(str(c["cell_number"]) for c in cells)
         raise NotebookError(
-            f"{path}: cells {numbers} are all tagged {TASK_TAG!r}; a guide has one task: "
-            "keep the tag on one cell."
+            f"{path}: cells {numbers} are all tagged {TASK_TAG!r}; a guide has one task.",
+            cell=cells[1]["cell_number"],
+            fix="Keep the tag on one cell.",
         )
     cell = cells[0]
     namespace = _run_cell(cell, resources, TASK_TAG, _fresh_namespace())
     task = namespace.get("task")
     if "task" not in namespace:
         raise NotebookError(
-            f"{_where(resources, cell, TASK_TAG)}: the cell ran but did not bind `task`; "
-            "end it with `task = lb.Task(...)`."
+            f"{_where(resources, cell, TASK_TAG)}: the cell ran but did not bind `task`.",
+            cell=cell["cell_number"],
+            fix=f"End cell {cell['cell_number']} with `task = lb.Task(...)`.",
         )
     if not isinstance(task, Task):
         raise NotebookError(
-            f"{_where(resources, cell, TASK_TAG)}: `task` is a {type(task).__name__}, not an lb.Task; "
-            "bind `task = lb.Task(name=..., fields=[...], questions=[...])`."
+            f"{_where(resources, cell, TASK_TAG)}: `task` is a {type(task).__name__}, not an lb.Task.",
+            cell=cell["cell_number"],
+            fix=f"In cell {cell['cell_number']}, bind "
+            "`task = lb.Task(name=..., fields=[...], questions=[...])`.",
         )
     resources["task"] = task
     resources["task_cell"] = cell["cell_number"]

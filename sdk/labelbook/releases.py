@@ -11,13 +11,13 @@ A release freezes what contractors read. It lives beside the notebook, as git-fr
         manifest.json                   sha256 of every file above, the notebook's sha256, author,
                                         UTC time, message, bump kind, and a hash of itself
       deployments.jsonl             append-only: when a release went live in which dataset
-      .lock                         flock'ed while a release is written
 
 Writes are atomic: a release is written into `.tmp-*` inside the store, fsync'ed, then renamed
 to its version (a directory renamed onto an existing, non-empty name fails, so the rename is the
-arbiter if two writers ever get that far); an flock makes a second concurrent `release` fail at
-once with a clear error. A process killed mid-release leaves only a `.tmp-*` folder, which
-readers ignore and the next release removes. Files edited by hand are detected on read: every
+arbiter if two writers ever get that far); an flock on the store folder itself (no lock file to
+share by mistake) makes a second concurrent `release` fail at once with a clear error. A process
+killed mid-release leaves only a `.tmp-*` folder, which readers ignore and the next release
+removes. Files edited by hand are detected on read: every
 file's hash is checked against the manifest, and the manifest against its own hash.
 
 Version numbers follow the change (see `diff`): **major** when answers given under the old
@@ -439,8 +439,22 @@ def _em(text: str) -> str:
 
 
 def _short(text: str, limit: int = 90) -> str:
+    """The text on one line, cut after a whole word with an ellipsis when longer than `limit`.
+
+    Never inside a word, a code span or a bold run (their markers stay paired); a text with no
+    space to cut at is kept whole.
+    """
     flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+    if len(flat) <= limit:
+        return flat
+    cut = flat[: limit - 1]
+    if flat[limit - 1] != " ":  # the cut falls inside a word: go back to the space before it
+        cut = cut.rsplit(" ", 1)[0] if " " in cut else flat
+    for marker in ("`", "**"):
+        if cut.count(marker) % 2:
+            cut = cut[: cut.rindex(marker)]
+    cut = cut.rstrip(" ,;:-–—(")
+    return f"{cut}…" if cut and cut != flat else flat
 
 
 def _by_name(items: Sequence[Mapping[str, Any]], key: str = "name") -> dict[str, Mapping[str, Any]]:
@@ -1135,18 +1149,26 @@ def _locked(store: Path) -> Iterator[None]:
     import fcntl
 
     store.mkdir(parents=True, exist_ok=True)
-    with open(store / ".lock", "a+", encoding="utf-8") as handle:
+    # The folder is the lock: a lock file would sit, empty, in a folder people commit and share.
+    fd = os.open(store, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
         try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise ReleaseError(
                 f"{store}: another release of this notebook is being written right now; "
                 "wait for it to finish, then run `labelbook release` again (it will compare against it)."
             ) from None
+        stale = store / ".lock"  # left by labelbook versions that locked a file
+        with contextlib.suppress(OSError):
+            if stale.is_file() and stale.stat().st_size == 0:
+                stale.unlink()
         try:
             yield
         finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
 
 
 def _author() -> str:

@@ -46,6 +46,7 @@ from labelbook.task import (
     RankingQuestion,
     SpanQuestion,
     TextField,
+    TextQuestion,
     ToolCall,
 )
 
@@ -89,7 +90,10 @@ OUTPUTS: tuple[Output, ...] = (
 """The templated outputs, in build order (task.json is written straight from the Task)."""
 
 TASK_JSON = "task.json"
-_RULE_MARK = re.compile(r"\[(R(?:-|\d)[A-Za-z0-9_.-]*)\]")
+# [R-id] anywhere, or a rule id written bare ("(R-verified)"), which is linked only if the rule exists.
+_RULE_MARK = re.compile(
+    r"\[(R(?:-|\d)[A-Za-z0-9_.-]*)\]|(?<![\w\[-])(R(?:-|\d)[A-Za-z0-9_.-]*[A-Za-z0-9])(?![\w-])"
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -234,7 +238,10 @@ def sanitize_html(fragment: str) -> str:
 
 
 def _rule_marks(state: StateCore) -> None:
-    """Turn `[R-id]` into an anchor where a rule is stated and into a link where it is cited."""
+    """Turn `[R-id]` into an anchor where a rule is stated and into a link where it is cited.
+
+    A known rule's id written without brackets ("the test passes (R-verified)") is a citation too.
+    """
     from markdown_it.token import Token
 
     defined: set[str] = state.env.get("rules", set())
@@ -243,13 +250,17 @@ def _rule_marks(state: StateCore) -> None:
             continue
         opens_paragraph = index > 0 and state.tokens[index - 1].type == "paragraph_open"
         children: list[Token] = []
+        in_link = 0
         for position, child in enumerate(block.children):
-            if child.type != "text" or "[" not in child.content:
+            in_link += {"link_open": 1, "link_close": -1}.get(child.type, 0)
+            if child.type != "text" or "R" not in child.content or in_link:
                 children.append(child)
                 continue
             text, start = child.content, 0
             for match in _RULE_MARK.finditer(text):
-                rule_id = match.group(1)
+                rule_id = match.group(1) or match.group(2)
+                if match.group(2) and rule_id not in defined:
+                    continue  # a bare word that only looks like an id
                 if match.start() > start:
                     children.append(Token("text", "", 0, content=text[start : match.start()]))
                 if opens_paragraph and position == 0 and match.start() == 0 and rule_id in defined:
@@ -460,6 +471,22 @@ def _answer_text(question: Question, value: object) -> str:
     return str(value) if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
+def _answer_groups(
+    guide: Guide, answers: Mapping[str, Any]
+) -> tuple[list[tuple[Question | None, str, Any]], list[tuple[Question, str, str]]]:
+    """A worked example's answers split in two: the choices (labels, ratings, rankings, spans;
+    "Correct answers") and the free-text answers, which read as the example's rationale."""
+    choices: list[tuple[Question | None, str, Any]] = []
+    notes: list[tuple[Question, str, str]] = []
+    for name, value in answers.items():
+        question = _task_question(guide, name)
+        if isinstance(question, TextQuestion) and isinstance(value, str):
+            notes.append((question, name, value))
+        else:
+            choices.append((question, name, value))
+    return choices, notes
+
+
 def _definitions(question: Question) -> Mapping[str, str]:
     return question.meanings()
 
@@ -555,6 +582,7 @@ def _context(guide: Guide, release: Mapping[str, Any] | None) -> dict[str, Any]:
         "heading_level": lambda section: min(section.level + offset, 6) if section.level else 2,
         "field": functools.partial(_task_field, guide),
         "question": functools.partial(_task_question, guide),
+        "answer_groups": functools.partial(_answer_groups, guide),
     }
 
 

@@ -45,6 +45,7 @@ __all__ = [
     "TextField",
     "TextQuestion",
     "ToolCall",
+    "readable_name",
 ]
 
 SCHEMA_VERSION = 1
@@ -70,6 +71,17 @@ def _check_name(name: object, what: str) -> str:
             f"(for example {_suggest_name(name)!r})."
         )
     return name
+
+
+def readable_name(name: str) -> str:
+    """A name as a heading: `answer_a` → "Answer A", `final-state` → "Final state"."""
+    words = [word for word in re.split(r"[_-]+", name) if word]
+    if not words:
+        return name
+    if len(words) > 1 and len(words[-1]) == 1:  # answer_a, response_b: the letter is a name
+        words[-1] = words[-1].upper()
+    words[0] = words[0][:1].upper() + words[0][1:]
+    return " ".join(words)
 
 
 def _check_type(value: object, kind: type | tuple[type, ...], where: str, expected: str) -> None:
@@ -235,6 +247,11 @@ class _Field:
         if not self.title:
             object.__setattr__(self, "title", self.name)
 
+    @property
+    def display_title(self) -> str:
+        """The title shown to people: the one given, else the name made readable ("Answer A")."""
+        return readable_name(self.name) if self.title == self.name else self.title
+
     def validate_value(self, value: object) -> None:
         """Raise TaskError unless `value` is a valid record value for this field."""
         _check_type(value, str, f"field {self.name!r}", "a string")
@@ -320,6 +337,11 @@ class _Question:
         _check_type(self.required, bool, f"{where}: required", "True or False")
         if not self.title:
             object.__setattr__(self, "title", self.name)
+
+    @property
+    def display_title(self) -> str:
+        """The question shown to people: the title given, else the name made readable ("Confidence")."""
+        return readable_name(self.name) if self.title == self.name else self.title
 
     def validate_value(self, value: object) -> None:
         """Raise TaskError, listing the allowed values, unless `value` is a valid answer."""

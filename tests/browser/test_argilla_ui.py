@@ -161,3 +161,135 @@ def test_contractor_submits_a_label_in_the_argilla_ui(
     assert response.value == ANSWER
     assert response.status == "submitted"
     assert response.user_id == project.user_id
+
+
+HIDDEN_VALUE = "HIDDEN-SOURCE-b41f"
+
+
+@dataclass(frozen=True)
+class SharedProject:
+    """A dataset two annotators share: a colleague answered first, with metadata shown and hidden."""
+
+    username: str
+    password: str
+    colleague: str
+    dataset_name: str
+    dataset_id: str
+
+
+@pytest.fixture
+def shared_project(lb_server: Any) -> Iterator[SharedProject]:
+    import httpx
+
+    tag = secrets.token_hex(3)
+    password = secrets.token_urlsafe(12)
+    with httpx.Client(
+        base_url=f"{lb_server.url}/api/v1", headers={"X-Argilla-Api-Key": lb_server.api_key}, timeout=30
+    ) as owner:
+
+        def call(method: str, path: str, **kwargs: Any) -> Any:
+            reply = owner.request(method, path, **kwargs)
+            assert reply.status_code < 300, (method, path, reply.text)
+            return reply.json() if reply.content else None
+
+        workspace = call("POST", "/workspaces", json={"name": f"shared-{tag}"})
+        users = []
+        for name in (f"contractor-{tag}", f"colleague-{tag}"):
+            user = call(
+                "POST",
+                "/users",
+                json={"username": name, "password": password, "role": "annotator", "first_name": name},
+            )
+            call("POST", f"/workspaces/{workspace['id']}/users", json={"user_id": user["id"]})
+            users.append(user)
+        name = f"shared-{tag}"
+        dataset = call("POST", "/datasets", json={"name": name, "workspace_id": workspace["id"]})["id"]
+        text_field = {"name": "trajectory", "title": "Trajectory", "settings": {"type": "text"}}
+        call("POST", f"/datasets/{dataset}/fields", json=text_field)
+        options = [{"value": label, "text": label} for label in ("success", "partial", "failure")]
+        label = {"type": "label_selection", "options": options}
+        question = {"name": QUESTION, "title": "Outcome", "required": True, "settings": label}
+        call("POST", f"/datasets/{dataset}/questions", json=question)
+        for prop, shown in (("topic", True), ("source", False)):
+            settings = {"type": "terms"}
+            metadata = {
+                "name": prop,
+                "title": prop.title(),
+                "settings": settings,
+                "visible_for_annotators": shown,
+            }
+            call("POST", f"/datasets/{dataset}/metadata-properties", json=metadata)
+        call("PUT", f"/datasets/{dataset}/publish")
+        items = [
+            {"fields": {"trajectory": text}, "metadata": {"topic": "bash", "source": HIDDEN_VALUE}}
+            for text in TRAJECTORIES
+        ]
+        call("POST", f"/datasets/{dataset}/records/bulk", json={"items": items})
+        records = call("GET", f"/datasets/{dataset}/records")["items"]
+        # The colleague answers two of the three records first.
+        answers = [
+            {"record_id": r["id"], "values": {QUESTION: {"value": "success"}}, "status": "submitted"}
+            for r in records[:2]
+        ]
+        colleague = {"X-Argilla-Api-Key": users[1]["api_key"]}
+        done = owner.post("/me/responses/bulk", json={"items": answers}, headers=colleague)
+        assert done.status_code == 200 and not any(i.get("error") for i in done.json()["items"]), done.text
+        try:
+            yield SharedProject(users[0]["username"], password, users[1]["username"], name, dataset)
+        finally:
+            call("DELETE", f"/datasets/{dataset}")
+            for user in users:
+                call("DELETE", f"/users/{user['id']}")
+            call("DELETE", f"/workspaces/{workspace['id']}")
+
+
+def test_a_contractor_sees_their_datasets_and_progress_but_no_colleague_and_no_hidden_metadata(
+    page: Page, lb_server: Any, shared_project: SharedProject
+) -> None:
+    project = shared_project
+    failed: list[str] = []
+    page.on(
+        "response",
+        lambda r: (
+            failed.append(f"{r.request.method} {r.url} {r.status}")
+            if "/api/" in r.url and r.status >= 400
+            else None
+        ),
+    )
+    page.goto(f"{lb_server.url}/sign-in")
+    page.locator("input[name='Username']").fill(project.username)
+    page.locator("input[name='Password']").fill(project.password)
+    page.get_by_role("button", name="Sign in").click()
+
+    # The dataset list renders, with the team's progress (the colleague's two answers of three).
+    card = page.get_by_role("link").filter(has_text=project.dataset_name)
+    expect(card).to_be_visible()
+    expect(card.get_by_text("66.67%")).to_be_visible()
+    card.click()
+
+    question = page.get_by_label(f"Question: {QUESTION}")
+    expect(question).to_be_visible()
+    page.get_by_text("Submitted").first.click()  # opens the progress panel
+    expect(page.get_by_text("Team progress", exact=False)).to_be_visible()
+    expect(page.get_by_text("2 of 3")).to_be_visible()
+
+    # The metadata filter offers what annotators may see, and nothing hidden.
+    page.get_by_text("Filters").first.click()
+    page.get_by_text("Metadata").first.click()
+    expect(page.get_by_text("topic", exact=False).first).to_be_visible()
+    expect(page.get_by_text("Source", exact=True)).to_have_count(0)
+    page.keyboard.press("Escape")
+
+    question.get_by_role("button", name=ANSWER, exact=True).click()
+    submit = page.get_by_role("button", name="Submit")
+    expect(submit).to_be_enabled()
+    saves_response = re.compile(r"/api/v1/records/[^/]+/responses$")
+    with page.expect_response(
+        lambda r: r.request.method == "POST" and saves_response.search(r.url) is not None
+    ) as posted:
+        submit.click()
+    assert posted.value.status == 201, posted.value.text()
+
+    html = page.content()
+    assert project.colleague not in html and HIDDEN_VALUE not in html
+    assert failed == [], f"the UI got refusals: {failed}"

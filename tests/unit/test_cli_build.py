@@ -86,8 +86,9 @@ def test_unusable_input_exits_2_with_file_cell_and_fix_and_no_traceback(
     args = ["-o", str(tmp_path / "out")] if command == "build" else []
     result = run(command, str(path), *args)
     if command == "lint" and case not in ("invalid JSON", "truncated file"):
-        # A missing or failing task cell is a lint finding (LB104): exit 1, reported like the others.
-        assert result.returncode == 1, result.stderr
+        # A missing or failing task cell is reported as a finding (LB104), with the exit code of
+        # `build`: the notebook is unusable.
+        assert result.returncode == 2, result.stdout + result.stderr
         assert "LB104" in result.stdout
         output = result.stdout
     else:
@@ -100,14 +101,48 @@ def test_unusable_input_exits_2_with_file_cell_and_fix_and_no_traceback(
     assert not (tmp_path / "out").exists()
 
 
-def test_build_refuses_a_guide_with_lint_errors_unless_told(tmp_path: Path) -> None:
+def test_build_writes_a_draft_with_warnings_and_exits_0(tmp_path: Path) -> None:
     path = notebook(tmp_path, GOOD_TASK.replace('description="Pick one.",', ""))
     result = run("build", str(path), "-o", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "out" / "guide.html").exists() and result.stdout.count("wrote ") == 3
+    assert "LB102 warning" in result.stderr and "question 'label' has no description" in result.stderr
+    assert "0 errors" in result.stderr and "`labelbook release` allowed" in result.stderr
+
+
+def test_build_writes_even_with_lint_errors_and_exits_1(tmp_path: Path) -> None:
+    path = notebook(tmp_path, GOOD_TASK.replace('"A."', '""'))
+    result = run("build", str(path), "-o", str(tmp_path / "out"))
     assert result.returncode == 1
-    assert "LB102" in result.stderr and "not built" in result.stderr
+    assert (tmp_path / "out" / "guide.html").exists() and result.stdout.count("wrote ") == 3
+    assert "LB101 error" in result.stderr and "fix the errors before `labelbook release`" in result.stderr
+    skipped = run("build", str(path), "-o", str(tmp_path / "out2"), "--skip-lint")
+    assert skipped.returncode == 0 and "LB101" not in skipped.stderr
+
+
+@pytest.mark.parametrize(
+    ("source", "fix"),
+    [
+        (
+            'task = lb.Task(name="t"',
+            'Correct the Python syntax of cell 2 at line 1 (`task = lb.Task(name="t"`)',
+        ),
+        ("%load_ext labelbook\n" + GOOD_TASK, "Remove the IPython magic `%load_ext labelbook` from cell 2"),
+    ],
+)
+def test_a_syntax_error_in_the_task_cell_exits_2_from_lint_and_build_alike(
+    tmp_path: Path, source: str, fix: str
+) -> None:
+    path = notebook(tmp_path, source)
+    lint_result = run("lint", str(path))
+    build_result = run("build", str(path), "-o", str(tmp_path / "out"))
+    assert lint_result.returncode == build_result.returncode == 2
+    for output in (lint_result.stdout, build_result.stderr):
+        assert "cell 2" in output and "SyntaxError at line 1 of the cell" in output
+        assert fix in output and "Tag one code cell" not in output
+        assert ".." not in output.replace("...", "") and "?." not in output
+    assert "fix: " + fix in lint_result.stdout
     assert not (tmp_path / "out").exists()
-    result = run("build", str(path), "-o", str(tmp_path / "out"), "--skip-lint")
-    assert result.returncode == 0 and (tmp_path / "out" / "guide.html").exists()
 
 
 def test_a_missing_template_exits_2_listing_the_places_searched(tmp_path: Path) -> None:

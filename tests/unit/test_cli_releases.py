@@ -90,7 +90,7 @@ def test_release_failures(guide: Path, extra: list[str], code: int, messages: li
     edit(guide, *REWORD)
     target = guide
     if extra == ["LINT"]:
-        edit(guide, 'description="Judge the state the agent left behind, not what it says it did.",', "")
+        edit(guide, "the evidence [R-verified] asks for", "the evidence [R-verifed] asks for")
         extra = []
     elif extra == ["MISSING"]:
         target, extra = guide.with_name("nope.ipynb"), []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,15 @@ def rated(definitions: str) -> Notebook:
     return Notebook(task=TASK.replace("labels=DEFINITIONS)]", f"labels=DEFINITIONS), {rating}]"))
 
 
+def preference(rule: str) -> Notebook:
+    """Labels `a` and `b` (single letters) whose boundary is discussed, or not, by one rule."""
+    return Notebook(
+        definitions='{"a": "Answer A is better.", "b": "Answer B is better."}',
+        markdown=[INTRO, f"## Choosing {{#boundary}}\n\n- [R-mixed] {rule}"],
+        examples=[POSITIVE.replace('"positive"}', '"a"}'), NEGATIVE.replace('"negative"}', '"b"}')],
+    )
+
+
 def image_output(alt: str) -> Any:
     output = new_output("display_data", data={"image/png": "iVBORw0KGgo="})
     metadata: dict[str, Any] = {"tags": ["labelbook:show-output"]}
@@ -122,6 +132,15 @@ CASES = [
      Notebook(extra=[image_output("")]), Notebook(extra=[image_output("Answers per label")])),
     ("LB108", "example record with an unknown field",
      Notebook(examples=[POSITIVE.replace('{"text"', '{"txt"'), NEGATIVE]), Notebook()),
+    ("LB109", "a label referenced that the question does not have",
+     Notebook(markdown=[INTRO + " Mixed texts get the label `mixed`.", BOUNDARY]),
+     Notebook(markdown=[INTRO + " Mixed texts get the label `negative`.", BOUNDARY])),
+    ("LB109", "a quoted label that does not exist",
+     Notebook(markdown=[INTRO, BOUNDARY + ' Never use the "neutral" label.']),
+     Notebook(markdown=[INTRO, BOUNDARY + ' Never use the "neutral" wording.'])),
+    ("LB109", "a definition referring to a label that does not exist",
+     Notebook(definitions='{"positive": "Not the `neutral` label.", "negative": "Dislikes it."}'),
+     Notebook(definitions='{"positive": "Not the `negative` label.", "negative": "Dislikes it."}')),
     ("LB201", "label without a worked example", Notebook(examples=[POSITIVE]), Notebook()),
     ("LB202", "two labels never in the same section",
      Notebook(markdown=[INTRO, "## Praise {#boundary}\n\n- [R-mixed] Positive means praise.",
@@ -129,6 +148,12 @@ CASES = [
               examples=[POSITIVE, NEGATIVE.replace("Nothing recommends it [R-mixed].", "Broken.")]),
      Notebook(markdown=[INTRO, "## Praise {#boundary}\n\n- [R-mixed] Positive means praise, not negative.",
                         "## Complaints\n\nNegative means complaints."])),
+    ("LB202", "the article 'a' does not name label a",
+     preference("Pick b when it is a better answer."),
+     preference("Prefer `a` over `b` when A is correct and B is not.")),
+    ("LB202", "single letters named as labels",
+     preference("Pick b when it is a better answer."),
+     preference('Answer "a" rather than the label b when A is correct.')),
     ("LB203", "very long section",
      Notebook(markdown=[INTRO, BOUNDARY, long_section(LONG_SECTION_WORDS + 1)]),
      Notebook(markdown=[INTRO, BOUNDARY, long_section(LONG_SECTION_WORDS)])),
@@ -210,6 +235,86 @@ def test_findings_come_errors_first(tmp_path: Path) -> None:
     assert [order[f.severity] for f in findings] == sorted(order[f.severity] for f in findings)
     assert {f.severity for f in findings} == {"error", "warning", "hint"}
     assert all(isinstance(f, Finding) for f in findings)
+
+
+SEVERITIES = {
+    # A contractor cannot answer correctly: errors, which block a release.
+    "LB101": "error", "LB103": "error", "LB104": "error", "LB105": "error", "LB106": "error",
+    "LB108": "error", "LB109": "error",
+    # Probably unclear or incomplete: warnings, which never block anything.
+    "LB102": "warning", "LB107": "warning", "LB201": "warning", "LB202": "warning", "LB203": "warning",
+    "LB204": "warning", "LB205": "warning",
+    "LB301": "hint",
+}  # fmt: skip
+
+
+def test_severity_follows_the_consequence_for_a_contractor() -> None:
+    assert {code: severity for code, (severity, _) in CODES.items()} == SEVERITIES
+
+
+# (text, label, whether the text names the label)
+MENTIONS = [
+    ("Pick b when it is a better answer.", "a", False),
+    ("Pick b when it is a better answer.", "b", False),
+    ("Prefer `a` over `b` when A is correct.", "a", True),
+    ("Prefer `a` over `b` when A is correct.", "b", True),
+    ("**a** wins when B is wrong.", "a", True),
+    ('Answer "a" when B is wrong.', "a", True),
+    ("Answer \u201ca\u201d when B is wrong.", "a", True),
+    ("Then the label b applies.", "b", True),
+    ("Then the b label applies.", "b", True),
+    ("Label a record as tie when both are equal.", "a", False),
+    ("Choose a label.", "a", False),
+    ("A is better.", "a", False),
+    ("Use `A` here.", "a", False),
+    ("It's not b's fault.", "b", False),
+    ("```\na\n```", "a", False),
+    ("Partial success is rare.", "partial", True),
+    ("An off-topic reply.", "off_topic", True),
+    ("A good answer is short.", "good", False),
+    ("Use the **good** label for short answers.", "good", True),
+    ("Both are fine: answer tie.", "tie", True),
+    ("**The agent did nothing partial here**", "partial", True),
+]
+
+
+@pytest.mark.parametrize(("text", "label", "named"), MENTIONS)
+def test_labels_are_found_with_their_spelling_and_context(text: str, label: str, named: bool) -> None:
+    from labelbook.lint import _mentions
+
+    assert _mentions(text, label) is named
+
+
+def test_emphasis_is_not_a_label_reference(tmp_path: Path) -> None:
+    notebook = Notebook(markdown=[INTRO + " Do not label **anything** sarcastic as positive.", BOUNDARY])
+    assert "LB109" not in codes(notebook.write(tmp_path))
+
+
+def test_a_misspelled_label_reference_suggests_the_label(tmp_path: Path) -> None:
+    notebook = Notebook(markdown=[INTRO + " Such texts get the label `postive`.", BOUNDARY])
+    [finding] = [f for f in lint(lb.load(notebook.write(tmp_path))) if f.code == "LB109"]
+    assert (finding.severity, finding.cell, finding.section) == ("error", 1, "introduction")
+    assert "`postive`" in finding.message and "Did you mean `positive`?" in finding.fix
+
+
+SYNTAX_ERRORS = [
+    # (task cell source, what the fix line must say)
+    ('task = lb.Task(name="t"', "Correct the Python syntax of cell 2 at line 1"),
+    ("%pip install labelbook\ntask = None", "Remove the IPython magic `%pip install labelbook` from cell 2"),
+    ("task = lb.Task(name='t' fields=[])", "Correct the Python syntax of cell 2 at line 1"),
+]
+
+
+@pytest.mark.parametrize(("source", "fix"), SYNTAX_ERRORS)
+def test_a_syntax_error_in_the_task_cell_gets_a_fix_that_fits(tmp_path: Path, source: str, fix: str) -> None:
+    guide, [finding] = lint_path(Notebook(task=source).write(tmp_path))
+    assert guide is None
+    assert (finding.code, finding.cell) == ("LB104", 2)
+    assert "SyntaxError at line" in finding.message and "cell 2" in finding.message
+    assert finding.fix.startswith(fix) and "cell 2" in finding.fix
+    assert "Tag one code cell" not in finding.fix
+    for text in (finding.message, finding.fix, str(finding)):
+        assert not re.search(r"[.?!]\.|\.\.(?!\.)|\?\.|: \.", text), text
 
 
 def test_vague_words_inside_code_spans_are_not_flagged(tmp_path: Path) -> None:

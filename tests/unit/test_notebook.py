@@ -374,7 +374,7 @@ def _notebook_json(*cells: Any) -> str:
         ),
         (
             lambda p: write(p, task_cell(), new_markdown_cell("x"), task_cell()),
-            ["cells 1, 3 are all tagged", "keep the tag on one"],
+            ["cells 1, 3 are all tagged", "Keep the tag on one"],
         ),
         (
             lambda p: write(
@@ -397,7 +397,7 @@ def _notebook_json(*cells: Any) -> str:
         ),
         (
             lambda p: write(p, task_cell("task = pd.read_csv('x')")),
-            ["raised NameError", "name 'pd' is not defined", "import anything else it uses"],
+            ["raised NameError", "name 'pd' is not defined", "Import or define `pd` in cell 1"],
         ),
         (
             lambda p: write(p, task_cell(DUPLICATE_LABELS)),
@@ -410,7 +410,10 @@ def _notebook_json(*cells: Any) -> str:
         (lambda p: write(p, task_cell("task = {'name': 'x'}")), ["`task` is a dict, not an lb.Task"]),
         (
             lambda p: write(p, task_cell("%matplotlib inline\ntask = 1")),
-            ["cell 1 (labelbook:task): SyntaxError at line 1", "magics"],
+            [
+                "cell 1 (labelbook:task): SyntaxError at line 1",
+                "Remove the IPython magic `%matplotlib inline` from cell 1",
+            ],
         ),
         (
             lambda p: write(p, new_markdown_cell("x"), task_cell(), example_cell("ex = 1")),

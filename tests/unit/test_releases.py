@@ -201,12 +201,58 @@ def test_bump_may_raise_but_not_lower(guide: Path) -> None:
     assert str(released(guide, "m", "major").version) == "2.0.0"
 
 
+BROKEN_CITATION = ("the evidence [R-verified] asks for", "the evidence [R-verifed] asks for")
+
+
 def test_lint_errors_block_a_release(guide: Path) -> None:
-    edit(guide, 'description="Judge the state the agent left behind, not what it says it did.",', "")
+    edit(guide, *BROKEN_CITATION)
     with pytest.raises(ReleaseError, match="lint error") as caught:
         releases.release(guide, "m")
-    assert caught.value.findings and all(f.severity == "error" for f in caught.value.findings)
+    assert [f.code for f in caught.value.findings] == ["LB106"]
     assert not releases.list_releases(guide)
+
+
+def test_lint_warnings_never_block_a_release(guide: Path) -> None:
+    edit(guide, 'description="Judge the state the agent left behind, not what it says it did.",', "")
+    assert {f.severity for f in lb.load(guide).lint()} == {"warning"}
+    assert str(released(guide).version) == "1.0.0"
+
+
+def test_a_release_leaves_no_lock_file_in_the_store(guide: Path) -> None:
+    store = releases.store_path(guide)
+    store.mkdir()
+    (store / ".lock").touch()  # left by an older labelbook
+    released(guide)
+    assert sorted(p.name for p in store.iterdir()) == ["1.0.0"]
+
+
+def test_the_changelog_never_cuts_a_word(guide: Path) -> None:
+    released(guide)
+    long_definition = (
+        "The trajectory is cut off before the agent finished, so nobody can tell whether the change "
+        "would have worked; say so in the rationale."
+    )
+    edit(guide, ADD_LABEL[0], ADD_LABEL[1].replace(ADD_LABEL[1].split('"')[3], long_definition))
+    made = released(guide)
+    [line] = [line for line in made.changes if "unclear" in line]
+    shown = line.split(": ", 1)[1]
+    assert shown.endswith("…") and long_definition.startswith(shown[:-1])
+    assert long_definition[len(shown) - 1] == " ", f"cut inside a word: {shown!r}"
+    assert line in made.text("changelog.md") and shown in made.text("guide.html")
+
+
+@pytest.mark.parametrize(
+    ("text", "limit", "short"),
+    [
+        ("short enough", 90, "short enough"),
+        ("one two three four five", 12, "one two…"),
+        ("one two three four five", 8, "one two…"),
+        ("use `a long_code_span here` then more", 20, "use…"),
+        ("supercalifragilistic", 10, "supercalifragilistic"),
+    ],
+)
+def test_short_cuts_at_a_word_boundary(text: str, limit: int, short: str) -> None:
+    assert releases._short(text, limit) == short
 
 
 def test_release_carries_banner_changelog_and_manifest(guide: Path) -> None:
@@ -350,8 +396,10 @@ def test_meanings_of_a_rating_scale_are_guideline_changes(guide: Path) -> None:
     made = released(guide)
     assert made.version == releases.Version(1, 2, 0)
     markdown = (made.path / "guide.md").read_text()
-    assert "- **1**: Hard to follow." in markdown and "- **2**: _no definition yet_" in markdown
-    assert '<dt id="label-clarity-3">3</dt>' in (made.path / "guide.html").read_text()
+    assert "- scale: 1, 2, 3\n- **1**: Hard to follow.\n- **3**: Clear at a glance." in markdown
+    page = (made.path / "guide.html").read_text()
+    assert '<dt id="label-clarity-3">3</dt>' in page and 'id="label-clarity-2"' not in page
+    assert "definition yet" not in (markdown + page).lower()  # placeholders never reach a contractor
 
     edit(guide, "Clear at a glance.", "Clear at a glnce.")
     assert releases.diff_versions(guide, "1.2.0", "working").bump == "patch"

@@ -24,6 +24,7 @@ from labelbook.errors import TemplateNotFound
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "trajectory-rating"
+PREFERENCE = ROOT / "examples" / "preference" / "guide.ipynb"
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 UPDATE = os.environ.get("LABELBOOK_UPDATE_SNAPSHOTS") == "1"
 
@@ -69,6 +70,12 @@ def test_the_example_renders_to_its_snapshots() -> None:
     assert set(documents) == {"guide.md", "guide.html", "task.json"}
     for name, text in documents.items():
         assert_snapshot(f"trajectory-rating.{name}", text)
+
+
+def test_the_preference_draft_renders_to_its_snapshots() -> None:
+    documents = render.render_all(lb.load(PREFERENCE))
+    for name in ("guide.md", "guide.html"):
+        assert_snapshot(f"preference.{name}", documents[name])
 
 
 def test_the_jupytext_twin_builds_the_same_documents() -> None:
@@ -171,6 +178,71 @@ def test_glossary_lists_every_label_with_its_definition() -> None:
     for label, definition in outcome.labels.items():
         assert f"- **{label}**: {definition}" in documents["guide.md"]
         assert f'id="label-outcome-{label}"' in documents["guide.html"]
+
+
+@pytest.mark.parametrize(
+    ("name", "title"),
+    [("answer_a", "Answer A"), ("prompt", "Prompt"), ("final-state", "Final state"), ("model_2", "Model 2"),
+     ("is_a_bug", "Is a bug")],
+)  # fmt: skip
+def test_readable_names(name: str, title: str) -> None:
+    assert lb.task.readable_name(name) == title
+    assert lb.TextField(name).display_title == title
+    assert lb.TextField(name, title="Given").display_title == "Given"
+
+
+def test_fields_and_questions_without_titles_show_readable_titles() -> None:
+    documents = render.render_all(lb.load(PREFERENCE))
+    markdown, page = documents["guide.md"], documents["guide.html"]
+    for title in ("Prompt", "Answer A", "Answer B"):
+        assert f"**{title}**\n" in markdown and f'<p class="field-title">{title}</p>' in page
+    assert "**Preferred**: Which answer" in markdown and "<h3>Confidence</h3>" in page
+    assert "- **Preferred**: a" in markdown and "<dt>Preferred</dt>" in page
+    assert "answer_a" not in markdown and "answer_a" not in "".join(Page(page).text)
+    assert '"title": "answer_a"' in documents["task.json"]  # the schema keeps what was written
+
+
+def test_free_text_answers_read_as_the_examples_rationale_not_as_correct_answers() -> None:
+    documents = render.render_all(lb.load(PREFERENCE))
+    first = documents["guide.md"].split("### Example: A wrong date")[1].split("### Example")[0]
+    correct = first.split("**Correct answers**")[1].split("\n\n**")[0]
+    assert "Preferred" in correct and "Confidence" in correct and "Reason" not in correct
+    assert "**Reason**: B gives the wrong year [R-correct]." in first
+    page = documents["guide.html"]
+    answers = page.split('<div class="answers">')[1].split("</div>")[0]
+    assert "<dt>Preferred</dt>" in answers and "Reason" not in answers
+    assert '<p class="field-title">Reason</p>' in page
+
+
+def test_a_rule_cited_in_an_answer_is_linked_like_in_the_explanation() -> None:
+    page = render.render_all(lb.load(PREFERENCE))["guide.html"]
+    example = page.split('id="comparing-example-1"')[1].split("</article>")[0]
+    reason = example.split('<p class="field-title">Reason</p>')[1].split("</div>")[0]
+    explanation = example.split('<p class="field-title">Explanation</p>')[1].split("</div>")[0]
+    link = '<a href="#R-correct" class="rule-ref">R-correct</a>'
+    assert link in reason and link in explanation
+    # A known rule's id written bare, "(R-better)", is a citation too; an unknown one stays text.
+    assert '(<a href="#R-better" class="rule-ref">R-better</a>)' in page
+    assert render.markdown_to_html("see R-nowhere", rules=["R-better"]) == "<p>see R-nowhere</p>\n"
+    linked = render.markdown_to_html("see [R-better](#R-better)", rules=["R-better"])
+    assert linked == '<p>see <a href="#R-better">R-better</a></p>\n'  # never a link inside a link
+
+
+def test_placeholders_never_reach_a_contractor(tmp_path: Path) -> None:
+    rating = "lb.RatingQuestion('sure', values=[1, 2, 3], definitions={1: 'A guess.'})"
+    task = TASK.replace('"negative": "Dislikes it."', '"negative": ""').replace("})],", f"}}), {rating}],")
+    path = tmp_path / "guide.ipynb"
+    nbformat.write(new_notebook(cells=[new_code_cell(task, metadata={"tags": ["labelbook:task"]})]), path)
+    documents = render.render_all(lb.load(path))
+    for text in (documents["guide.md"], documents["guide.html"]):
+        assert "yet" not in text.lower()
+    assert (
+        "- **negative**\n" in documents["guide.md"]
+    )  # the label is listed; what to add is the lint's to say
+    assert "- scale: 1, 2, 3\n- **1**: A guess.\n" in documents["guide.md"]
+    assert (
+        'id="label-sure-1"' in documents["guide.html"] and 'id="label-sure-2"' not in documents["guide.html"]
+    )
 
 
 def test_the_release_slot_shows_the_version_and_what_changed(tmp_path: Path) -> None:

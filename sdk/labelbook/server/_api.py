@@ -108,10 +108,12 @@ def main() -> None:
 
     import uvicorn
     from argilla_server import app
+    from argilla_server.api.routes import api_v1
 
-    from labelbook.server._privacy import OwnResponsesOnly
+    from labelbook.server._privacy import AnnotatorPrivacy
 
-    uvicorn.run(OwnResponsesOnly(app), host=args.host, port=args.port, access_log=False, log_level="info")
+    guarded = AnnotatorPrivacy(app, api_v1.routes)
+    uvicorn.run(guarded, host=args.host, port=args.port, access_log=False, log_level="info")
 
 
 if __name__ == "__main__":

@@ -33,7 +33,9 @@ def prepare_process() -> None:
     @event.listens_for(Engine, "connect")
     def _tune_sqlite(dbapi_connection: Any, connection_record: Any) -> None:
         cursor = dbapi_connection.cursor()
-        # WAL + NORMAL survives a killed process without losing a committed transaction.
+        # WAL + NORMAL keeps every committed transaction when a process is killed; on power loss or
+        # an OS crash the database stays consistent but commits since the last checkpoint can roll
+        # back (docs/server.md, Durability).
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 

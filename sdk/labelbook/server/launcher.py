@@ -17,6 +17,7 @@ import os
 import secrets
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -86,6 +87,10 @@ class ServerPaths:
     @property
     def credentials(self) -> Path:
         return self.data_dir / "credentials.json"
+
+    @property
+    def auth_secret(self) -> Path:
+        return self.data_dir / "auth-secret"
 
     @property
     def state(self) -> Path:
@@ -168,6 +173,7 @@ class ServerStatus:
             "port": self.port,
             "data_dir": str(self.data_dir),
             "logs": str(ServerPaths(self.data_dir).log_dir),
+            "credentials_file": str(ServerPaths(self.data_dir).credentials),
             "pids": self.pids,
             "problems": self.problems,
             "versions": self.versions,
@@ -355,6 +361,52 @@ def _prepare_data_dir(paths: ServerPaths) -> None:
             f"The data dir {paths.data_dir} is not writable ({err.strerror}). "
             "Choose a folder you can write to with --data-dir, or fix its permissions."
         ) from err
+    _check_private_folder(paths.redis_socket.parent, "redis socket folder")
+
+
+def _check_private_folder(folder: Path, what: str) -> None:
+    """Refuse a folder someone else owns or others may enter: whoever can reach redis can forge jobs."""
+    info = folder.lstat()
+    if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
+        problem = "a symbolic link" if stat.S_ISLNK(info.st_mode) else "not a folder"
+    elif info.st_uid != os.getuid():
+        problem = f"owned by uid {info.st_uid}, not by you (uid {os.getuid()})"
+    elif stat.S_IMODE(info.st_mode) & 0o077:
+        problem = f"open to others (mode {stat.S_IMODE(info.st_mode):04o})"
+    else:
+        return
+    raise ServerError(
+        f"The {what} {folder} is {problem}; labelbook keeps the redis socket only in a folder that is "
+        f"yours alone (mode 0700). Remove it (`rm -r {folder}`) or fix it (`chmod 700 {folder}`) "
+        "and start again."
+    )
+
+
+def auth_secret(paths: ServerPaths) -> str:
+    """The key argilla-server signs login tokens with: made once per data dir (0600), so a restart
+    keeps everyone logged in. argilla-server would otherwise draw a new one in every process."""
+    path = paths.auth_secret
+    if not path.exists():
+        # Whole or not at all: written aside, then linked into place (link refuses an existing name).
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32) + "\n")
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    info = path.lstat()
+    secret = path.read_text().strip() if stat.S_ISREG(info.st_mode) else ""
+    if info.st_uid != os.getuid() or stat.S_IMODE(info.st_mode) & 0o077 or len(secret) < 32:
+        raise ServerError(
+            f"{path} must be a file only you can read (mode 0600) holding the server's token key. "
+            "Delete it and start again: a new key is made, and everyone signed in to the web UI "
+            "signs in again."
+        )
+    return secret
 
 
 @contextlib.contextmanager
@@ -501,6 +553,7 @@ def start(
         if credentials is None:
             credentials = Credentials.generate()
             credentials.write(paths.credentials)
+        token_key = auth_secret(paths)
 
         url_host = f"[{host}]" if ":" in host else host
         url = f"http://{url_host}:{port}"
@@ -513,7 +566,7 @@ def start(
                 paths,
                 "api",
                 [python, "-m", "labelbook.server._api", "--host", host, "--port", str(port)],
-                env,
+                {**env, "ARGILLA_AUTH_SECRET_KEY": token_key},
             )
             procs["worker"] = _spawn(paths, "worker", [python, "-m", "labelbook.server._worker"], env)
             state = {"url": url, "host": host, "port": port, "started_at": time.time()}
