@@ -228,16 +228,22 @@ class Disagreements(w.VBox):
             return
         import os
 
-        from labelbook import quality
         from labelbook.argilla import Project
 
         if isinstance(source, str | os.PathLike):
-            source = Project.open(source)
+            with Project.open(source) as opened:  # pulled once: the connection is not kept
+                self._from_project(opened, top)
+            return
         if not isinstance(source, Project):
             raise TypeError(
                 "Disagreements takes a quality report (`quality.report(...)`), a Project or a guide "
                 f"notebook's path, not a {type(source).__name__}."
             )
+        self._from_project(source, top)
+
+    def _from_project(self, source: Any, top: int) -> None:
+        from labelbook import quality
+
         if self.guide is None:
             from labelbook.notebook import load
 

@@ -218,8 +218,11 @@ class Monitor(w.VBox):
             self.groups,
             self.hours,
         ]
+        self._owned = False
+        """Whether the monitor opened the project's connection itself (and closes it in `close`)."""
         try:
             self.project = self._open(project)
+            self._owned = self.project is not project
         except Exception as err:
             self._fail(describe(err))
             return
@@ -337,6 +340,9 @@ class Monitor(w.VBox):
         return self._thread is not None and self._thread.is_alive()
 
     def close(self) -> None:
-        """Stop the timer and close the widgets."""
+        """Stop the timer, close the connection it opened and close the widgets."""
         self.stop()
+        if self._owned and self.project is not None:
+            self.project.close()
+            self._owned = False
         super().close()
