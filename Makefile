@@ -49,6 +49,7 @@ benchmarks: setup
 	$(BIN)/python benchmarks/quality_agreement.py
 	$(BIN)/python benchmarks/quality_dawid_skene.py
 	$(BIN)/python benchmarks/quality_report.py
+	$(BIN)/python benchmarks/widgets_speed.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
