@@ -2,7 +2,8 @@
 
 One JupyterLab per module (isolated config, settings and workspaces; token; loopback port), a
 notebook per test run with "Run All". Screenshots go to tests/browser/artifacts/ (kept as test
-artifacts) and to docs/img/ (the pictures docs/notebook.md shows).
+artifacts) and, with LABELBOOK_DOCS_SCREENSHOTS=1 (`make docs-screenshots`), to docs/img/ (the
+pictures docs/notebook.md shows): a test run never changes the checkout.
 """
 
 from __future__ import annotations
@@ -145,8 +146,9 @@ def screenshot(page: Page, widget: str, name: str) -> None:
     target.screenshot(path=str(ARTIFACTS / name))
     if size is not None:
         page.set_viewport_size(size)
-    DOCS_IMG.mkdir(parents=True, exist_ok=True)
-    shutil.copy(ARTIFACTS / name, DOCS_IMG / name)
+    if os.environ.get("LABELBOOK_DOCS_SCREENSHOTS") == "1":
+        DOCS_IMG.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ARTIFACTS / name, DOCS_IMG / name)
 
 
 def test_preview_shows_every_label_with_its_definition_and_the_shell_steps(page: Page, lab: Lab) -> None:
