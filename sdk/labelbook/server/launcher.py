@@ -31,6 +31,7 @@ import psutil
 from platformdirs import user_data_path
 
 from labelbook.errors import ServerError
+from labelbook.files import write_text
 
 __all__ = [
     "DEFAULT_HOST",
@@ -142,7 +143,7 @@ class Credentials:
             ) from err
 
     def write(self, path: Path) -> None:
-        _write_private(path, json.dumps(dataclasses.asdict(self), indent=2) + "\n")
+        write_text(path, json.dumps(dataclasses.asdict(self), indent=2) + "\n", 0o600)
 
 
 @dataclasses.dataclass
@@ -188,18 +189,9 @@ class ServerStatus:
 # --- pid files ---------------------------------------------------------------------------------------
 
 
-def _write_private(path: Path, text: str) -> None:
-    """Write a file only its owner can read, atomically (temp file + rename)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
-
-
 def _record_pid(paths: ServerPaths, component: str, proc: psutil.Process) -> None:
     record = {"pid": proc.pid, "create_time": proc.create_time(), "cmdline": proc.cmdline()[:4]}
-    _write_private(paths.pid_file(component), json.dumps(record) + "\n")
+    write_text(paths.pid_file(component), json.dumps(record) + "\n", 0o600)
 
 
 def _owned_process(paths: ServerPaths, component: str) -> tuple[bool, psutil.Process | None]:
@@ -570,7 +562,7 @@ def start(
             )
             procs["worker"] = _spawn(paths, "worker", [python, "-m", "labelbook.server._worker"], env)
             state = {"url": url, "host": host, "port": port, "started_at": time.time()}
-            _write_private(paths.state, json.dumps(state) + "\n")
+            write_text(paths.state, json.dumps(state) + "\n", 0o600)
             _wait_until_ready(paths, url, procs, timeout)
         except BaseException:
             stop(paths.data_dir)
