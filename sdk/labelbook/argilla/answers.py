@@ -11,6 +11,7 @@ from typing import Any
 
 from labelbook.argilla.records import (
     RecordsSource,
+    column_names,
     json_cell,
     missing_column_hint,
     problems_error,
@@ -48,9 +49,7 @@ def check_answers(
     questions = {q.name: q for q in task.questions}
     answers: dict[str, dict[str, Any]] = {}
     problems: list[str] = []
-    columns: list[str] = []
-    for row in rows:
-        columns.extend(key for key in row if key not in columns)
+    columns = column_names(rows)
     if not rows:
         problems.append("no gold answers (the file has no rows)")
     elif id_column not in columns:

@@ -189,6 +189,11 @@ def _frame_rows(frame: Any) -> list[dict[str, Any]]:
     return [{str(k): plain(v) for k, v in row.items()} for row in rows]
 
 
+def column_names(rows: Iterable[Mapping[str, Any]]) -> list[str]:
+    """Every column of the rows, in the order first seen (rows may differ in their keys)."""
+    return list(dict.fromkeys(key for row in rows for key in row))
+
+
 def content_id(fields: Mapping[str, Any]) -> str:
     """A stable id from the field values: the same content always gets the same id."""
     text = json.dumps(fields, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
@@ -371,11 +376,7 @@ def _check_columns(
     questions = {q.name: q for q in task.questions}
     targets = set(fields) | {m.name for m in task.metadata}
     problems: list[str] = []
-    columns: list[str] = []
-    for row in rows:
-        for key in row:
-            if key not in columns:
-                columns.append(key)
+    columns = column_names(rows)
     for column, target in mapping.items():
         base = target.split(".", 1)[0]
         if target not in targets and not (base in questions and target.startswith(f"{base}.suggestion")):

@@ -150,25 +150,24 @@ def read_credentials(folder: Path) -> dict[str, str]:
 def add_credentials(folder: Path, new: dict[str, str]) -> Path:
     """Keep generated passwords in credentials.csv, mode 0600 (created that way, never wider)."""
     merged = {**read_credentials(folder), **new}
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["username", "password"])
-    for username, password in merged.items():
-        writer.writerow([username, password])
     private_dir(folder)
-    write_text(folder / CREDENTIALS, buffer.getvalue(), 0o600)
-    return folder / CREDENTIALS
+    return _write_credentials(folder, merged)
 
 
 def remove_credentials(folder: Path, usernames: list[str]) -> None:
     """Forget passwords saved for accounts that were not made after all."""
     kept = {u: p for u, p in read_credentials(folder).items() if u not in usernames}
+    _write_credentials(folder, kept)
+
+
+def _write_credentials(folder: Path, passwords: dict[str, str]) -> Path:
+    """credentials.csv (username, password), replaced whole, mode 0600."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["username", "password"])
-    for username, password in kept.items():
+    for username, password in passwords.items():
         writer.writerow([username, password])
-    write_text(folder / CREDENTIALS, buffer.getvalue(), 0o600)
+    return write_text(folder / CREDENTIALS, buffer.getvalue(), 0o600)
 
 
 class PublishLocked(LabelbookError):
