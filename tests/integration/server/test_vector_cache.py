@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from argilla_server.enums import SimilarityOrder
 
-from labelbook.server import ServerPaths, engine
+from labelbook.server import ServerPaths, engine, vectors
 
 RECORDS = 3000
 DIMENSIONS = 16
@@ -79,15 +79,15 @@ def test_a_search_before_the_cache_is_loaded_scans_and_never_waits(
 ) -> None:
     world = vectors_dataset
     database = str(world["database"])
-    monkeypatch.setattr(engine, "_matrices", {})  # as in a freshly started API process
+    monkeypatch.setattr(vectors, "_matrices", {})  # as in a freshly started API process
     release = threading.Event()
-    real_load = engine._load_matrix
+    real_load = vectors._load_matrix
 
     def held_back_load(*args: Any) -> Any:
         release.wait(timeout=60)
         return real_load(*args)
 
-    monkeypatch.setattr(engine, "_load_matrix", held_back_load)
+    monkeypatch.setattr(vectors, "_load_matrix", held_back_load)
     search_engine = engine.LabelbookSearchEngine(database)
     query = world["values"][7] + world["values"][8]
 
@@ -108,7 +108,7 @@ def test_a_search_before_the_cache_is_loaded_scans_and_never_waits(
 
     try:
         cold_value, cold_record, page, _ = asyncio.run(searches())
-        matrix = engine._matrix_for(database, world["settings_id"])
+        matrix = vectors._matrix_for(database, world["settings_id"])
         assert matrix.loading and not matrix.ready
         assert page.total >= RECORDS
     finally:
@@ -133,10 +133,10 @@ def test_warming_at_start_loads_every_vector_settings(
     vectors_dataset: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     database = str(vectors_dataset["database"])
-    monkeypatch.setattr(engine, "_matrices", {})
-    warmed = engine.warm_vector_caches(database)
+    monkeypatch.setattr(vectors, "_matrices", {})
+    warmed = vectors.warm_vector_caches(database)
     assert vectors_dataset["settings_id"] in warmed
-    matrix = engine._matrix_for(database, vectors_dataset["settings_id"])
+    matrix = vectors._matrix_for(database, vectors_dataset["settings_id"])
     deadline = time.monotonic() + 60
     while not matrix.ready and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -1,0 +1,297 @@
+"""The search engine's side of the SQLite database: its helper structures, and the connections.
+
+argilla-server's tables are the one source of truth. Two helper structures exist where scans
+don't scale, both kept in step by SQLite triggers so that no crash can leave them out of sync:
+
+- `lb_text_doc` + `lb_text_fts` (FTS5): one row per (record, searchable field);
+- `lb_vector_log`: which vectors changed, so the per-process similarity matrix refreshes cheaply.
+
+Metadata filters read one partial expression index per metadata property (`lb_ix_metadata_<id>`,
+created when the property is configured) instead of parsing every record's JSON.
+`ensure_schema()` creates all of these (idempotently) and the indexes the queries rely on.
+Reads go through one reused read-only connection per thread (`read`), writes through a
+short-lived connection in one `BEGIN IMMEDIATE` transaction (`write`). See docs/search-engine.md.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "database_path",
+    "ensure_schema",
+    "hex_id",
+    "json_path",
+    "metadata_index_name",
+    "metadata_value_sql",
+    "read",
+    "schema_ready",
+    "sql_text",
+    "sync_metadata_indexes",
+    "write",
+]
+
+SCHEMA_VERSION = "1"
+
+T = TypeVar("T")
+
+# --- schema ------------------------------------------------------------------------------------------
+
+# The text each searchable field contributes: text fields as is, chat fields their messages'
+# contents, custom fields their JSON. Image fields are not searchable (Elasticsearch stores
+# them with indexing disabled).
+_FIELD_TEXT = """
+CASE json_extract(f.settings, '$.type')
+    WHEN 'chat' THEN (
+        SELECT group_concat(json_extract(m.value, '$.content'), char(10))
+        FROM json_each({fields}, '$."' || f.name || '"') AS m
+        WHERE m.type = 'object'
+    )
+    ELSE json_extract({fields}, '$."' || f.name || '"')
+END
+"""
+
+_DOCS_FOR_RECORD = f"""
+INSERT INTO lb_text_doc (record_id, dataset_id, field, body)
+SELECT record_id, dataset_id, field, body FROM (
+    SELECT {{record}}.id AS record_id, {{record}}.dataset_id AS dataset_id, f.name AS field,
+           {_FIELD_TEXT.format(fields="{record}.fields")} AS body
+    FROM {{source}}
+    JOIN fields AS f ON f.dataset_id = {{record}}.dataset_id
+    WHERE json_extract(f.settings, '$.type') IN ('text', 'chat', 'custom')
+      AND json_valid({{record}}.fields)
+) WHERE body IS NOT NULL
+"""
+
+_SCHEMA = [
+    """CREATE TABLE IF NOT EXISTS lb_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS lb_text_doc (
+        docid INTEGER PRIMARY KEY,
+        record_id CHAR(32) NOT NULL,
+        dataset_id CHAR(32) NOT NULL,
+        field VARCHAR NOT NULL,
+        body TEXT NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS lb_ix_text_doc_record ON lb_text_doc (record_id)",
+    # remove_diacritics 0: Elasticsearch's standard analyzer does not fold accents either.
+    """CREATE VIRTUAL TABLE IF NOT EXISTS lb_text_fts USING fts5(
+        body, content='lb_text_doc', content_rowid='docid',
+        tokenize='unicode61 remove_diacritics 0', prefix='2 3'
+    )""",
+    """CREATE TRIGGER IF NOT EXISTS lb_text_doc_ai AFTER INSERT ON lb_text_doc BEGIN
+        INSERT INTO lb_text_fts (rowid, body) VALUES (new.docid, new.body);
+    END""",
+    """CREATE TRIGGER IF NOT EXISTS lb_text_doc_ad AFTER DELETE ON lb_text_doc BEGIN
+        INSERT INTO lb_text_fts (lb_text_fts, rowid, body) VALUES ('delete', old.docid, old.body);
+    END""",
+    f"""CREATE TRIGGER IF NOT EXISTS lb_records_ai AFTER INSERT ON records BEGIN
+        {_DOCS_FOR_RECORD.format(record="new", source="(SELECT 1)")};
+    END""",
+    f"""CREATE TRIGGER IF NOT EXISTS lb_records_au AFTER UPDATE OF fields, dataset_id ON records
+    WHEN old.fields IS NOT new.fields OR old.dataset_id IS NOT new.dataset_id BEGIN
+        DELETE FROM lb_text_doc WHERE record_id = old.id;
+        {_DOCS_FOR_RECORD.format(record="new", source="(SELECT 1)")};
+    END""",
+    """CREATE TRIGGER IF NOT EXISTS lb_records_ad AFTER DELETE ON records BEGIN
+        DELETE FROM lb_text_doc WHERE record_id = old.id;
+    END""",
+    """CREATE TABLE IF NOT EXISTS lb_vector_log (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        vector_settings_id CHAR(32) NOT NULL,
+        record_id CHAR(32) NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS lb_ix_vector_log ON lb_vector_log (vector_settings_id, seq)",
+    """CREATE TRIGGER IF NOT EXISTS lb_vectors_ai AFTER INSERT ON vectors BEGIN
+        INSERT INTO lb_vector_log (vector_settings_id, record_id)
+        VALUES (new.vector_settings_id, new.record_id);
+    END""",
+    """CREATE TRIGGER IF NOT EXISTS lb_vectors_au AFTER UPDATE ON vectors BEGIN
+        INSERT INTO lb_vector_log (vector_settings_id, record_id)
+        VALUES (new.vector_settings_id, new.record_id);
+    END""",
+    """CREATE TRIGGER IF NOT EXISTS lb_vectors_ad AFTER DELETE ON vectors BEGIN
+        INSERT INTO lb_vector_log (vector_settings_id, record_id)
+        VALUES (old.vector_settings_id, old.record_id);
+    END""",
+    # The queries' access paths. A dataset's records by status, with the id covered, so queues and
+    # progress never touch the (large) record rows; a user's responses by record.
+    "CREATE INDEX IF NOT EXISTS lb_ix_records_dataset_status ON records (dataset_id, status, id)",
+    "CREATE INDEX IF NOT EXISTS lb_ix_responses_user_record ON responses (user_id, record_id, status)",
+]
+
+_BACKFILL = _DOCS_FOR_RECORD.format(record="r", source="records AS r")
+
+# One partial expression index per metadata property: `json_extract(metadata, '$."<name>"')` over
+# its dataset's records only. Partial rather than (dataset_id, value): inserts elsewhere never
+# compute it, and it can never serve a plain `dataset_id = ?` lookup (which, walked in value
+# order, reads the table at random). SQLite uses it only where a query repeats the expression
+# character for character, so `metadata_value_sql` is the one place that spells it.
+_METADATA_INDEX_PREFIX = "lb_ix_metadata_"
+
+
+def sql_text(value: str) -> str:
+    """`value` as an SQL string literal."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def metadata_value_sql(document: str, name: str) -> str:
+    """The JSON value of metadata property `name`, exactly as the metadata indexes spell it."""
+    return f"json_extract({document}, {sql_text(json_path(name))})"
+
+
+def metadata_index_name(property_id: str) -> str:
+    return _METADATA_INDEX_PREFIX + property_id
+
+
+def sync_metadata_indexes(conn: sqlite3.Connection, dataset_id: str | None = None) -> None:
+    """Create the missing metadata indexes (of one dataset, or all) and drop those of deleted properties.
+
+    Runs inside the caller's write transaction; `IF NOT EXISTS` makes a concurrent creator harmless.
+    """
+    rows = conn.execute(
+        "SELECT id, dataset_id, name FROM metadata_properties WHERE ? IS NULL OR dataset_id = ?",
+        (dataset_id, dataset_id),
+    ).fetchall()
+    for property_id, property_dataset_id, name in rows:
+        conn.execute(
+            f"CREATE INDEX IF NOT EXISTS {metadata_index_name(hex_id(property_id))} "
+            f"ON records ({metadata_value_sql('metadata', name)}) "
+            f"WHERE dataset_id = {sql_text(hex_id(property_dataset_id))}"
+        )
+    live = {metadata_index_name(hex_id(row[0])) for row in conn.execute("SELECT id FROM metadata_properties")}
+    existing = conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'records' "
+        "AND substr(name, 1, ?) = ?",
+        (len(_METADATA_INDEX_PREFIX), _METADATA_INDEX_PREFIX),
+    )
+    for (index,) in list(existing):
+        if index not in live:
+            conn.execute(f'DROP INDEX IF EXISTS "{index}"')
+
+
+_schema_ready: set[str] = set()
+_schema_lock = threading.Lock()
+
+
+def schema_ready(database: str) -> bool:
+    """Whether `ensure_schema(database)` already ran in this process."""
+    return database in _schema_ready
+
+
+def database_path() -> Path:
+    """The SQLite file argilla-server uses (from `ARGILLA_DATABASE_URL`)."""
+    from argilla_server.settings import settings
+    from sqlalchemy.engine import make_url
+
+    url = make_url(settings.database_url)
+    if not url.drivername.startswith("sqlite") or not url.database:
+        raise RuntimeError(
+            f"The labelbook search engine needs a SQLite database file; ARGILLA_DATABASE_URL is {url!r}."
+        )
+    return Path(url.database)
+
+
+def ensure_schema(database: Path | str) -> None:
+    """Create the engine's helper tables, triggers and indexes if missing, and index existing records.
+
+    Idempotent and cheap once done; the launcher calls it at startup, the engine on first use.
+    """
+    key = str(database)
+    with _schema_lock:
+        if key in _schema_ready:
+            return
+        conn = sqlite3.connect(key, timeout=30, isolation_level=None)
+        try:
+            conn.execute("PRAGMA busy_timeout=30000")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                has_docs = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'lb_text_doc'").fetchone()
+                for statement in _SCHEMA:
+                    conn.execute(statement)
+                if not has_docs:
+                    conn.execute(_BACKFILL)
+                sync_metadata_indexes(conn)
+                conn.execute(
+                    "INSERT OR REPLACE INTO lb_meta (key, value) VALUES ('schema_version', ?)",
+                    (SCHEMA_VERSION,),
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        finally:
+            conn.close()
+        _schema_ready.add(key)
+
+
+# --- connections -------------------------------------------------------------------------------------
+
+_local = threading.local()
+
+
+def _reader(database: str) -> sqlite3.Connection:
+    """This thread's read-only connection to `database` (one per worker thread, reused)."""
+    connections: dict[str, sqlite3.Connection] = getattr(_local, "connections", None) or {}
+    _local.connections = connections
+    conn = connections.get(database)
+    if conn is None:
+        conn = sqlite3.connect(database, timeout=30, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA busy_timeout=30000")
+        conn.execute("PRAGMA query_only=1")
+        # Reads through the OS page cache instead of copying pages into each connection's cache.
+        conn.execute("PRAGMA mmap_size=4294967296")
+        conn.execute("PRAGMA temp_store=MEMORY")
+        connections[database] = conn
+    return conn
+
+
+def read(database: str, work: Callable[[sqlite3.Connection], T]) -> T:
+    """Run `work` in one read transaction: all its queries see the same snapshot."""
+    conn = _reader(database)
+    conn.execute("BEGIN")
+    try:
+        return work(conn)
+    finally:
+        conn.execute("COMMIT")
+
+
+def write(
+    database: str,
+    statements: Sequence[tuple[str, Sequence[Any]]],
+    then: Callable[[sqlite3.Connection], None] | None = None,
+) -> None:
+    """Run `statements`, then `then(conn)`, in one write transaction (waiting out other writers)."""
+    conn = sqlite3.connect(database, timeout=30, isolation_level=None)
+    try:
+        conn.execute("PRAGMA busy_timeout=30000")
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for sql, params in statements:
+                conn.execute(sql, params)
+            if then is not None:
+                then(conn)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    finally:
+        conn.close()
+
+
+# --- values ------------------------------------------------------------------------------------------
+
+
+def hex_id(value: Any) -> str:
+    """The CHAR(32) form argilla-server stores UUIDs in."""
+    return value.hex if isinstance(value, uuid.UUID) else uuid.UUID(str(value)).hex
+
+
+def json_path(name: str) -> str:
+    """The JSON path of key `name` (quoted: names may hold dots and spaces)."""
+    return '$."' + name.replace('"', '\\"') + '"'
