@@ -1,5 +1,5 @@
 """The example project end to end: release the guide, publish it with simulated contractors and
-gold items, let the simulation answer through the API, pull the answers and summarise them.
+gold items, let the simulation answer through the API, pull the answers and write the quality report.
 
 Run by `make demo` after `labelbook server start`. Safe to run again: it reuses what exists.
 
@@ -144,21 +144,27 @@ def main() -> int:
             given = simulate(info.url, keys[username], result.dataset_id, truth, p, username, share)
             print(f"   {username} (accuracy {p:.0%}): {given} answer{'' if given == 1 else 's'}")
 
-    print("4. pull the annotations")
+    print("4. pull the annotations and report on them")
     with lb.Project.open(notebook, data_dir=args.data_dir) as project:
         frame = project.annotations()
-        gold = project.gold()
+        report = project.report()
     outcome = frame[(frame["question"] == "outcome") & (frame["status"] == "submitted")]
     print(f"   {len(frame)} rows; {outcome['record_id'].nunique()} records answered")
-    print("\nResponses per annotator and accuracy on gold items:")
-    scored = outcome.merge(
-        gold[gold["question"] == "outcome"], on=["record_id", "question"], suffixes=("", "_gold")
-    )
-    scored["correct"] = scored["value"] == scored["value_gold"]
-    summary = outcome.groupby(["vendor", "annotator"]).size().rename("responses").to_frame()
-    summary["gold items"] = scored.groupby(["vendor", "annotator"]).size()
-    summary["gold accuracy"] = scored.groupby(["vendor", "annotator"])["correct"].mean().round(2)
-    print(summary.fillna(0).to_string())
+    shown = ["vendor", "items", "agreement", "gold_n", "gold_accuracy", "gold_low", "gold_high", "flagged"]
+    print("\nAnnotators (agreement with the consensus; accuracy on gold items, 95 % interval):")
+    print(report.annotators[shown].round(2).to_string())
+    if len(report.agreement):
+        row = report.agreement.iloc[0]
+        print(
+            f"\nKrippendorff's alpha ({row['question']}): {row['krippendorff_alpha']:.2f} "
+            f"({row['krippendorff_alpha_low']:.2f}–{row['krippendorff_alpha_high']:.2f})"
+        )
+    if len(report.confusions):
+        top = report.confusions.iloc[0]
+        where = ", ".join(top["sections"][:2]) or "no section"
+        print(f"Most confused: {top['label_a']} / {top['label_b']} ({top['count']} answer pairs) -> {where}")
+    page = report.write(project_dir / "report.html")
+    print(f"\nThe quality report: {page}")
     print(f"\nOpen {result.ui_url}")
     print(f"  as the owner: {info.credentials.username} (password from `labelbook server start`)")
     print(f"  as a contractor: sim-… accounts; passwords in {result.state_dir}/credentials.csv")

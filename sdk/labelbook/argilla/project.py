@@ -193,3 +193,45 @@ class Project:
         if since is not None:
             out = tidy.since(out, since)
         return tidy.wide(out) if wide else out
+
+    def report(self, *, guide: Any = None, **options: Any) -> Any:
+        """The disagreement report (`labelbook.quality.report`) of this project: the pulled answers,
+        the guide as the notebook holds it now, the gold answers and the roster's rates."""
+        import pandas as pd
+
+        from labelbook import quality
+        from labelbook.notebook import load
+
+        roster = pd.DataFrame(
+            [{"username": a.username, "vendor": a.vendor, "rate": a.rate} for a in self.state.roster],
+            columns=["username", "vendor", "rate"],
+        )
+        options.setdefault("rates", roster if roster["rate"].notna().any() else None)
+        options.setdefault("record_url", self.url)
+        options.setdefault("dataset_url", self.url)
+        return quality.report(
+            self.annotations(),
+            guide=guide if guide is not None else load(self.notebook),
+            gold=self.gold_status(),
+            **options,
+        )
+
+    def gold_status(self) -> pd.DataFrame:
+        """`gold()` with `live` (still hidden gold) and `retired_at` (when it was first shown to a
+        contractor in feedback; it scores only the answers given before)."""
+        import pandas as pd
+
+        from labelbook.quality import read_retired
+
+        gold = self.gold()
+        retired = read_retired(state_dir(store_path(self.notebook)))
+        stamps = gold["record_id"].map(lambda rid: (retired.get(str(rid)) or {}).get("retired_at"))
+        gold["retired_at"] = pd.to_datetime(stamps, utc=True, format="ISO8601")
+        gold["live"] = gold["retired_at"].isna()
+        return gold
+
+    def retire_gold(self, record_ids: Any, annotator: str) -> None:
+        """Mark gold items as shown to `annotator` (in feedback): no longer hidden gold from now on."""
+        from labelbook.quality import retire
+
+        retire(state_dir(store_path(self.notebook)), record_ids, annotator)
