@@ -46,6 +46,8 @@ __version__ = "0.1.0"
 _LAZY_RELEASES = ("Release", "Version", "diff_versions", "list_releases", "open_release", "release")
 # The Argilla adapter, imported on first use (`lb.publish`, `lb.Project`): it loads argilla and pandas.
 _LAZY_ARGILLA = ("Project", "publish")
+# Pipelines (stages, steps, lineage, routing), imported on first use (`lb.Pipeline`).
+_LAZY_PIPELINES = ("Pipeline",)
 
 
 def __getattr__(name: str) -> Any:
@@ -57,6 +59,10 @@ def __getattr__(name: str) -> Any:
         from labelbook import argilla
 
         return getattr(argilla, name)
+    if name in _LAZY_PIPELINES:
+        from labelbook import pipelines
+
+        return getattr(pipelines, name)
     raise AttributeError(f"module 'labelbook' has no attribute {name!r}")
 
 
@@ -76,6 +82,7 @@ __all__ = [
     "Markdown",
     "MultiLabelQuestion",
     "NotebookError",
+    "Pipeline",
     "Project",
     "RankingQuestion",
     "RatingQuestion",

@@ -1,0 +1,64 @@
+"""The pipeline's log: one JSON object a line, appended with one `O_APPEND` write, never rewritten.
+
+It is the pipeline's memory: what each step produced (so a model is not called twice for one item),
+which items were moved into which stage, every routing decision with its reason, every failure.
+A run killed mid-write leaves at most a torn last line, which readers skip and the next append
+starts after a newline.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+LOG = "log.jsonl"
+
+
+def now() -> str:
+    """The time, UTC, ISO 8601."""
+    return datetime.now(timezone.utc).isoformat()
+
+
+class Log:
+    """An append-only JSON-lines file (mode 0600: it names workers)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        """Where the lines are."""
+
+    def append(self, *events: dict[str, Any]) -> None:
+        """Write the events, each stamped with `at`, in one write."""
+        if not events:
+            return
+        stamp = now()
+        text = "".join(json.dumps({"at": stamp, **e}, ensure_ascii=False, default=str) + "\n" for e in events)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                text = "\n" + text  # a killed writer's torn line stays alone on its line
+            os.write(fd, text.encode("utf-8"))
+        finally:
+            os.close(fd)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        if not self.path.is_file():
+            return
+        with open(self.path, encoding="utf-8") as handle:
+            for line in handle:
+                if not line.endswith("\n"):
+                    return  # torn by a kill
+                try:
+                    yield json.loads(line)
+                except ValueError:
+                    continue  # a torn line followed by later ones
+
+    def events(self, *kinds: str) -> Iterable[dict[str, Any]]:
+        """The events of these kinds, oldest first."""
+        wanted = set(kinds)
+        return (e for e in self if e.get("event") in wanted)
