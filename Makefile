@@ -6,11 +6,15 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha256
 export HF_HUB_OFFLINE := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 
-.PHONY: demo test setup chromium lint typecheck pytest benchmarks constraints clean
+.PHONY: book-qa demo test setup chromium lint typecheck pytest benchmarks constraints clean
 
 demo: setup  ## The example project end to end on the local server: release, publish, simulated contractors, pull
 	$(BIN)/labelbook server start
 	$(BIN)/python examples/demo.py
+
+book-qa: setup  ## The book-qa pipeline end to end (stages, stand-in model step, simulated workers, lineage, pay)
+	$(BIN)/labelbook server start
+	$(BIN)/python examples/book-qa/run.py
 
 test: setup chromium lint typecheck pytest  ## Everything CI runs
 

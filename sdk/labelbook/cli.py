@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 import warnings
 from pathlib import Path
 from typing import Any, NoReturn
@@ -946,6 +947,70 @@ def feedback_command(
         f"wrote {output}: {len(sent.misses)} misses of {sent.scored} gold answers; "
         f"{len(sent.record_ids)} gold items {retired}"
     )
+
+
+@main.group()
+def pipeline() -> None:
+    """Run a pipeline (stages, steps, routing) declared in a notebook or .py file, or show its status."""
+
+
+@pipeline.command("run")
+@click.argument("notebook", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--watch", is_flag=True, help="Keep going: a pass every --interval seconds until Ctrl-C.")
+@click.option("--interval", default=10.0, show_default=True, help="Seconds between passes with --watch.")
+def pipeline_run(notebook: Path, watch: bool, interval: float) -> None:
+    """One idempotent pass (or, with --watch, one every INTERVAL seconds; polling, not webhooks).
+    Exit 1 when a step failed on some item after its retries."""
+    from labelbook.pipelines.declare import load_pipeline
+    from labelbook.pipelines.status import describe_run
+
+    try:
+        pipe = load_pipeline(notebook)
+    except LabelbookError as err:
+        _unusable(err)
+    failed = False
+    try:
+        while True:
+            result = pipe.run()
+            click.echo(describe_run(result))
+            failed = bool(result.failures)
+            if not watch:
+                break
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        pass
+    except LabelbookError as err:
+        _fail(err)
+    finally:
+        pipe.close()
+    sys.exit(1 if failed else 0)
+
+
+@pipeline.command("status")
+@click.argument("notebook", type=click.Path(dir_okay=False, path_type=Path))
+@_json_option
+def pipeline_status(notebook: Path, as_json: bool) -> None:
+    """Per stage: waiting, in progress, done, queued, done per hour, agreement, gold accuracy."""
+    from labelbook.pipelines.declare import load_pipeline
+
+    try:
+        pipe = load_pipeline(notebook)
+    except LabelbookError as err:
+        _unusable(err)
+    try:
+        table = pipe.status()
+    except LabelbookError as err:
+        _fail(err)
+    finally:
+        pipe.close()
+    if as_json:
+        click.echo(table.to_json(orient="records", indent=1))
+    else:
+        click.echo(
+            table.drop(columns=["quality_at"]).to_string(
+                index=False, na_rep="-", float_format="{:.2f}".format
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ append-only log), `status`, `pay` (the ledger).
 
 from __future__ import annotations
 
+from labelbook.pipelines.pay import Bonus
 from labelbook.pipelines.pipeline import (
     Answer,
     Failure,
@@ -27,6 +28,7 @@ from labelbook.pipelines.routing import Cap, Decision, Demote, Qualify, Separate
 
 __all__ = [
     "Answer",
+    "Bonus",
     "Cap",
     "Decision",
     "Demote",

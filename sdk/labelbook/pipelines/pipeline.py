@@ -367,9 +367,11 @@ class Pipeline:
                     out.extend(items)
         return [(r, r.get("external_id") or r["id"]) for r in out]
 
-    def _finished(self, stage: Stage, names: Mapping[str, str]) -> list[Item]:
+    def _finished(
+        self, pulled: list[tuple[dict[str, Any], str]], stage: Stage, names: Mapping[str, str]
+    ) -> list[Item]:
         items = []
-        for record, rid in self.items(stage):
+        for record, rid in pulled:
             if record.get("status") != "completed":
                 continue
             answers = [
@@ -441,8 +443,9 @@ class Pipeline:
             out.setdefault(event["stage"], set()).update(event["ids"])
         return out
 
-    def run(self) -> RunResult:
-        """One pass: route, then for every stage in order publish what is new for it; see the module doc."""
+    def run(self, *, snapshot: bool = True) -> RunResult:
+        """One pass: route, then for every stage in order publish what is new for it; see the module doc.
+        `snapshot`: then measure every stage's quality and throughput for `status()`."""
         from labelbook.argilla import publish
 
         result = RunResult()
@@ -452,9 +455,12 @@ class Pipeline:
         moved = self._moved()
         excluded = self._route(result)
 
+        pulled: dict[str, list[tuple[dict[str, Any], str]]] = {}
+
         def done(stage: Stage) -> list[Item]:
             if stage.name not in finished:
-                finished[stage.name] = self._finished(stage, names)
+                pulled[stage.name] = self.items(stage)
+                finished[stage.name] = self._finished(pulled[stage.name], stage, names)
             return finished[stage.name]
 
         def answers_of(item: Item) -> list[dict[str, Any]]:
@@ -546,7 +552,89 @@ class Pipeline:
                     self.log.append({"event": "moved", "stage": stage.name, "from": source.name, "ids": ids})
                     moved.setdefault(stage.name, set()).update(ids)
             result.published[stage.name] = published.records_added
+            if published.records_added:
+                pulled.pop(stage.name, None)  # measured after its new records, below
+        if snapshot:
+            self._snapshot(pulled, names)
         return result
+
+    def _snapshot(self, pulled: dict[str, list[tuple[dict[str, Any], str]]], names: dict[str, str]) -> None:
+        from labelbook.pipelines.status import measure, write_snapshot
+
+        numbers = {}
+        for name in self.stages:
+            stage = self._stage(name)
+            records = [r for r, _ in pulled[name]] if name in pulled else [r for r, _ in self.items(stage)]
+            kinds = {q.name: q.kind for q in self._task(stage).questions}
+            in_progress = sum(
+                1
+                for r in records
+                if r.get("status") != "completed"
+                and any(x["status"] == "submitted" for x in r.get("responses") or ())
+            )
+            numbers[name] = {
+                **measure(records, names, self.project(stage).gold(), kinds),
+                "in_progress": in_progress,
+            }
+        write_snapshot(self.folder, numbers)
+
+    def status(self) -> pd.DataFrame:
+        """Per stage: records, waiting, in progress, done (live), queued (finished upstream, not yet
+        moved in), done per hour over the last day, agreement and gold accuracy (from the last run)."""
+        import pandas as pd
+
+        from labelbook.pipelines.status import COLUMNS, read_snapshot
+
+        snap = read_snapshot(self.folder)
+        made, moved = self._made(), self._moved()
+        live: dict[str, dict[str, int]] = {}
+        rows = []
+        for name in self.stages:
+            stage = self._stage(name)
+            if not self._published(stage):
+                live[name] = {"total": 0, "completed": 0, "pending": 0}
+            else:
+                dataset = self.project(stage).state.dataset_id
+                live[name] = self.connection.request(
+                    "GET", f"/api/v1/datasets/{dataset}/progress", doing=f"reading the progress of {name!r}"
+                )
+            counts, numbers = live[name], snap.get(name, {})
+            in_progress = min(int(numbers.get("in_progress") or 0), int(counts["pending"]))
+            source = stage.source
+            queued = 0
+            if isinstance(source, Stage | Step):
+                upstream = source if isinstance(source, Stage) else source.after
+                key = f"{source.name}>{name}" if isinstance(source, Stage) else source.name
+                produced = made.get(key, {})
+                have = moved.get(name, set())
+                waiting_made = sum(1 for e in produced.values() for r in e["records"] if r["id"] not in have)
+                queued = (
+                    max(0, int(live.get(upstream.name, {}).get("completed", 0)) - len(produced))
+                    + waiting_made
+                )
+            rows.append(
+                {
+                    "stage": name,
+                    "team": stage.team,
+                    "records": int(counts["total"]),
+                    "waiting": int(counts["pending"]) - in_progress,
+                    "in_progress": in_progress,
+                    "done": int(counts["completed"]),
+                    "queued": queued,
+                    **{
+                        k: numbers.get(k)
+                        for k in (
+                            "done_per_hour",
+                            "agreement",
+                            "gold_accuracy",
+                            "gold_low",
+                            "gold_high",
+                            "quality_at",
+                        )
+                    },
+                }
+            )
+        return pd.DataFrame(rows, columns=COLUMNS)
 
     def _published(self, stage: Stage) -> bool:
         from labelbook.argilla.state import ProjectState, state_dir
@@ -645,6 +733,37 @@ class Pipeline:
             "version": event["version"],
             "made_from": {**self._trace(event["item"], event["from"], index), "answers": event["answers"]},
         }
+
+    def ledger(
+        self,
+        *,
+        period: str = "W",
+        basis: str = "hour",
+        bonuses: Iterable[Any] = (),
+        idle_minutes: float = 10.0,
+        csv: str | os.PathLike[str] | None = None,
+    ) -> pd.DataFrame:
+        """Pay per worker and period over every published stage (see `labelbook.pipelines.pay`);
+        `csv`: also write it there."""
+        from labelbook.pipelines.pay import ledger
+
+        frames, golds = {}, {}
+        for name in self.stages:
+            if self._published(self._stage(name)):
+                project = self.project(name)
+                frames[name], golds[name] = project.annotations(), project.gold()
+        table = ledger(
+            frames,
+            golds,
+            self._roster_rows(),
+            period=period,
+            basis=basis,
+            bonuses=bonuses,
+            idle_minutes=idle_minutes,
+        )
+        if csv is not None:
+            table.to_csv(csv, index=False)
+        return table
 
     def decisions(self) -> list[dict[str, Any]]:
         """Every routing decision in the log, oldest first."""
