@@ -29,22 +29,27 @@ class Log:
     def __init__(self, path: Path) -> None:
         self.path = path
         """Where the lines are."""
+        self._fd: int | None = None
 
     def append(self, *events: dict[str, Any]) -> None:
-        """Write the events, each stamped with `at`, in one write."""
+        """Write the events, each stamped with `at`, in one write (the file stays open until `close`)."""
         if not events:
             return
         stamp = now()
         text = "".join(json.dumps({"at": stamp, **e}, ensure_ascii=False, default=str) + "\n" for e in events)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
-        try:
-            size = os.fstat(fd).st_size
-            if size and os.pread(fd, 1, size - 1) != b"\n":
+        if self._fd is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+            size = os.fstat(self._fd).st_size
+            if size and os.pread(self._fd, 1, size - 1) != b"\n":
                 text = "\n" + text  # a killed writer's torn line stays alone on its line
-            os.write(fd, text.encode("utf-8"))
-        finally:
-            os.close(fd)
+        os.write(self._fd, text.encode("utf-8"))
+
+    def close(self) -> None:
+        """Close the file (appending again reopens it)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         if not self.path.is_file():

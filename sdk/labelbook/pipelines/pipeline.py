@@ -304,6 +304,7 @@ class Pipeline:
 
     def close(self) -> None:
         """Close the connection."""
+        self.log.close()
         if self._connection is not None:
             self._connection.close()
             self._connection = None
@@ -526,12 +527,14 @@ class Pipeline:
                         ):
                             continue
                         rows.append({**record["row"], "id": record["id"]})
-            elif callable(source):
-                rows = [dict(r) for r in source()]
             elif source is not None:
                 from labelbook.argilla.records import read_rows
 
-                rows, _, _ = read_rows(source, "records")
+                given = [dict(r) for r in source()] if callable(source) else read_rows(source, "records")[0]
+                # Rows with an id published before are not sent again (publish would skip them anyway,
+                # after reading them all); rows without one are always sent and deduplicated by publish.
+                have = moved.get(stage.name, set())
+                rows = [r for r in given if r.get("id") is None or str(r["id"]) not in have]
             roster = self._stage_roster(stage, excluded.get(stage.name, set()))
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # routing decides the roster; its notes are in the log
@@ -541,15 +544,16 @@ class Pipeline:
                     workspace=stage.dataset,
                     dataset=stage.dataset,
                     annotators=roster,
-                    gold=stage.gold,
+                    gold=self._gold_for(stage, rows),
                     progress=self.progress,
                     connection=self.connection,
                 )
             self._set_overlap(stage, task, published.dataset_id)
-            if rows is not None and isinstance(source, Stage | Step):
-                ids = [r["id"] for r in rows]
+            if rows:
+                ids = [str(r["id"]) for r in rows if r.get("id") is not None]
+                origin = source.name if isinstance(source, Stage | Step) else None
                 if ids:
-                    self.log.append({"event": "moved", "stage": stage.name, "from": source.name, "ids": ids})
+                    self.log.append({"event": "moved", "stage": stage.name, "from": origin, "ids": ids})
                     moved.setdefault(stage.name, set()).update(ids)
             result.published[stage.name] = published.records_added
             if published.records_added:
@@ -636,6 +640,16 @@ class Pipeline:
             )
         return pd.DataFrame(rows, columns=COLUMNS)
 
+    def _gold_for(self, stage: Stage, rows: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+        """The stage's gold answers for the records sent now (publish checks them against those)."""
+        if stage.gold is None or not rows:
+            return None
+        from labelbook.argilla.records import read_rows
+
+        sent = {str(r.get("id")) for r in rows}
+        mine = [g for g in read_rows(stage.gold, "gold")[0] if str(g.get("id")) in sent]
+        return mine or None
+
     def _published(self, stage: Stage) -> bool:
         from labelbook.argilla.state import ProjectState, state_dir
         from labelbook.releases import store_path
@@ -701,8 +715,8 @@ class Pipeline:
 
     def _lineage_index(
         self,
-    ) -> tuple[dict[tuple[str, str], str], dict[tuple[str, str], dict[str, Any]]]:
-        moves: dict[tuple[str, str], str] = {}
+    ) -> tuple[dict[tuple[str, str], str | None], dict[tuple[str, str], dict[str, Any]]]:
+        moves: dict[tuple[str, str], str | None] = {}
         for event in self.log.events("moved"):
             for rid in event["ids"]:
                 moves[(event["stage"], rid)] = event["from"]
@@ -716,11 +730,11 @@ class Pipeline:
         self,
         record_id: str,
         stage: str | None,
-        index: tuple[dict[tuple[str, str], str], dict[tuple[str, str], dict[str, Any]]],
+        index: tuple[dict[tuple[str, str], str | None], dict[tuple[str, str], dict[str, Any]]],
     ) -> dict[str, Any]:
         moves, made = index
         origin = moves.get((stage or "", record_id))
-        if origin is None:
+        if origin is None:  # a source record (or one the log does not know)
             return {"stage": stage, "id": record_id, "source": True}
         is_step = isinstance(self.nodes.get(origin), Step)
         event = made.get((origin if is_step else f"{origin}>{stage}", record_id))

@@ -151,7 +151,7 @@ def test_a_run_killed_midway_and_run_again_moves_every_item_exactly_once(
     review = pipe.items("review")
     assert sorted(rid for _, rid in review) == sorted(f"{p['id']}~draft" for p in PASSAGES)
     assert len(pipe.items("answer")) == len(PASSAGES)
-    moved = [rid for e in pipe.log.events("moved") for rid in e["ids"]]
+    moved = [rid for e in pipe.log.events("moved") if e["stage"] == "review" for rid in e["ids"]]
     assert sorted(moved) == sorted(f"{p['id']}~draft" for p in PASSAGES)
     pipe.close()
 
@@ -231,4 +231,86 @@ def test_qualification_admits_the_workers_above_the_bar_and_not_the_one_below(
     assert pipe.decisions()[-1]["reason"] == "trial week"
     with pytest.raises(lb.LabelbookError, match="not on the pipeline's roster"):
         pipe.assign("nobody-here", "writers")
+    pipe.close()
+
+
+def test_a_stage_fed_by_a_stage_with_when_and_a_sampler_source(tmp_path: Path, lb_server: Any) -> None:
+    prefix = _prefix()
+    guides(tmp_path)
+    drawn: list[int] = []
+
+    def sampler() -> list[dict[str, Any]]:
+        drawn.append(1)
+        return [{"id": f"s{n}", "passage": f"Sampled passage {n}.", "question": "Q?"} for n in range(4)]
+
+    roster = [
+        {"username": f"{prefix}-a", "vendor": "acme", "teams": "first"},
+        {"username": f"{prefix}-b", "vendor": "acme", "teams": "second"},
+    ]
+    pipe = Pipeline(
+        prefix, roster=roster, folder=tmp_path / "pipe", api_url=lb_server.url, api_key=lb_server.api_key
+    )
+    first = pipe.stage("first", guide=tmp_path / "qualify.py", source=sampler, team="first", overlap=1)
+    pipe.stage(
+        "second",
+        guide=tmp_path / "answer.py",
+        source=first,
+        team="second",
+        when=lambda i: i.values("answerable") == ["no"],
+    )
+    assert pipe.run().published == {"first": 4, "second": 0}
+    found = keys(lb_server.url, lb_server.api_key)
+    dataset = pipe.project("first").state.dataset_id
+    answer(
+        lb_server.url,
+        found[f"{prefix}-a"],
+        dataset,
+        lambda r: {"answerable": "no" if r["external_id"] in {"s1", "s3"} else "yes"},
+    )
+    assert pipe.run().published == {"first": 0, "second": 2}
+    assert sorted(rid for _, rid in pipe.items("second")) == ["s1", "s3"]
+    assert pipe.lineage("s3", stage="second")["made_from"]["answers"][0]["values"] == {"answerable": "no"}
+    assert pipe.run().published == {"first": 0, "second": 0} and len(drawn) == 3
+    status = pipe.status().set_index("stage")
+    assert status.loc["first", ["records", "done", "waiting"]].tolist() == [4, 4, 0]
+    assert status.loc["second", ["records", "done", "waiting", "queued"]].tolist() == [
+        2,
+        0,
+        2,
+        2,
+    ]  # 2 left out by when=
+    pipe.close()
+
+
+def test_demotion_and_caps_take_people_out_with_the_reason(tmp_path: Path, lb_server: Any) -> None:
+    from labelbook.pipelines import Cap, Demote
+
+    prefix = _prefix()
+    guides(tmp_path)
+    items = [{"id": f"{prefix}-d{n}", "passage": f"P {n}.", "question": "Q?"} for n in range(8)]
+    gold = pd.DataFrame({"id": [i["id"] for i in items], "answerable": ["yes"] * 8})
+    roster = [
+        {"username": f"{prefix}-{w}", "vendor": "acme", "teams": "writers"} for w in ("ok", "bad", "busy")
+    ]
+    pipe = Pipeline(
+        prefix, roster=roster, folder=tmp_path / "pipe", api_url=lb_server.url, api_key=lb_server.api_key
+    )
+    pipe.stage("work", guide=tmp_path / "qualify.py", source=items, team="writers", overlap=3, gold=gold)
+    pipe.route(Demote("work", team="writers", bar=0.8, min_items=8), Cap("work", per_worker=8))
+    pipe.run()
+    found = keys(lb_server.url, lb_server.api_key)
+    dataset = pipe.project("work").state.dataset_id
+    answer(lb_server.url, found[f"{prefix}-ok"], dataset, lambda r: {"answerable": "yes"})
+    answer(lb_server.url, found[f"{prefix}-bad"], dataset, lambda r: {"answerable": "no"})
+    decided = {(d.worker, d.action, d.rule.split("(")[0]) for d in pipe.run().decisions}
+    assert decided == {
+        (f"{prefix}-bad", "leave", "demote"),
+        (f"{prefix}-ok", "exclude", "cap"),
+        (f"{prefix}-bad", "exclude", "cap"),
+    }
+    assert pipe.teams()["writers"] == {f"{prefix}-ok", f"{prefix}-busy"}
+    assert _members(lb_server, pipe, "work") >= {f"{prefix}-busy"}
+    assert not _members(lb_server, pipe, "work") & {f"{prefix}-ok", f"{prefix}-bad"}
+    reason = next(d["reason"] for d in pipe.decisions() if d["action"] == "leave")
+    assert "gold accuracy 0%" in reason and "upper end under the bar 80%" in reason
     pipe.close()
