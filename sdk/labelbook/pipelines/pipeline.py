@@ -454,6 +454,7 @@ class Pipeline:
         finished: dict[str, list[Item]] = {}
         made = self._made()
         moved = self._moved()
+        published_settings = {e["stage"]: e["settings"] for e in self.log.events("settings")}
         excluded = self._route(result)
 
         pulled: dict[str, list[tuple[dict[str, Any], str]]] = {}
@@ -536,6 +537,10 @@ class Pipeline:
                 have = moved.get(stage.name, set())
                 rows = [r for r in given if r.get("id") is None or str(r["id"]) not in have]
             roster = self._stage_roster(stage, excluded.get(stage.name, set()))
+            settings = self._settings(stage, roster)
+            if not rows and settings == published_settings.get(stage.name) and self._published(stage):
+                result.published[stage.name] = 0  # nothing new, same release, team and overlap
+                continue
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # routing decides the roster; its notes are in the log
                 published = publish(
@@ -549,6 +554,8 @@ class Pipeline:
                     connection=self.connection,
                 )
             self._set_overlap(stage, task, published.dataset_id)
+            if settings != published_settings.get(stage.name):
+                self.log.append({"event": "settings", "stage": stage.name, "settings": settings})
             if rows:
                 ids = [str(r["id"]) for r in rows if r.get("id") is not None]
                 origin = source.name if isinstance(source, Stage | Step) else None
@@ -639,6 +646,16 @@ class Pipeline:
                 }
             )
         return pd.DataFrame(rows, columns=COLUMNS)
+
+    def _settings(self, stage: Stage, roster: list[dict[str, Any]] | None) -> str:
+        """What a publish without records would change: the release, the team's roster, the overlap."""
+        import json
+
+        from labelbook.releases import latest_release
+
+        release = latest_release(stage.guide)
+        people = sorted((str(r["username"]), str(r["vendor"]), str(r["rate"])) for r in roster or [])
+        return json.dumps([str(release.version) if release else None, people, stage.overlap, stage.team])
 
     def _gold_for(self, stage: Stage, rows: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
         """The stage's gold answers for the records sent now (publish checks them against those)."""
