@@ -144,7 +144,8 @@ def main() -> None:
         assert published.records_added == args.move
         print(f"moved through a step:    {args.move} items in {move_s:6.2f} s  {args.move / move_s:7.0f}/s")
         print(
-            f"published directly:      {args.move} records in {direct_s:6.2f} s  {args.move / direct_s:7.0f}/s  (anchor)"
+            f"published directly:      {args.move} records in {direct_s:6.2f} s  "
+            f"{args.move / direct_s:7.0f}/s  (anchor)"
         )
         print(f"throughput ratio:        {direct_s / move_s:.2f}x direct publish (target >= 0.9)")
 
@@ -165,7 +166,8 @@ def main() -> None:
             timings.append(time.perf_counter() - start)
         assert table["records"].tolist() == [args.items] * args.stages
         print(
-            f"status() on {args.stages} stages x {args.items} items: best {min(timings):.3f} s, worst {max(timings):.3f} s (target <= 2 s)"
+            f"status() on {args.stages} stages x {args.items} items: best {min(timings):.3f} s, "
+            f"worst {max(timings):.3f} s (target <= 2 s)"
         )
         print(f"  (the first run that published them and wrote the quality snapshot: {run_s:.1f} s)")
         pipe.close()
