@@ -50,6 +50,7 @@ benchmarks: setup
 	$(BIN)/python benchmarks/diff_speed.py
 	$(BIN)/python benchmarks/publish_throughput.py
 	$(BIN)/python benchmarks/pull_speed.py
+	$(BIN)/python benchmarks/pipeline_speed.py
 	$(BIN)/python benchmarks/quality_agreement.py
 	$(BIN)/python benchmarks/quality_dawid_skene.py
 	$(BIN)/python benchmarks/quality_report.py

@@ -8,7 +8,8 @@
     pipe.run(); pipe.status(); pipe.lineage("p1~draft")
 
 Modules: `pipeline` (stages, steps, run, lineage), `routing` (teams and rules), `log` (the
-append-only log), `status`, `pay` (the ledger).
+append-only log), `status`, `pay` (the ledger), `declare` (finding the pipeline a notebook or .py
+file declares, for `labelbook pipeline run|status`).
 """
 
 from __future__ import annotations

@@ -65,9 +65,10 @@ def build(folder: Path, prefix: str, url: str, key: str) -> Pipeline:
     return pipe
 
 
-if __name__ == "__main__":
-    import sys
-
-    built = build(Path(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4])
-    built.run()
-    built.close()
+if os.environ.get("PIPE_DIR"):  # run by `labelbook pipeline run THIS_FILE --watch` in the kill test
+    pipe = build(
+        Path(os.environ["PIPE_DIR"]),
+        os.environ["PIPE_PREFIX"],
+        os.environ["PIPE_URL"],
+        os.environ["PIPE_KEY"],
+    )

@@ -114,7 +114,7 @@ def _members(server: Any, pipe: Pipeline, stage: str) -> set[str]:
     return {u["username"] for u in reply.json()["items"]}
 
 
-def test_a_run_killed_midway_and_run_again_moves_every_item_exactly_once(
+def test_watch_killed_midway_and_run_again_moves_every_item_exactly_once(
     tmp_path: Path, lb_server: Any
 ) -> None:
     prefix = _prefix()
@@ -122,11 +122,28 @@ def test_a_run_killed_midway_and_run_again_moves_every_item_exactly_once(
     pipe.run()
     _writers_answer(pipe, lb_server, prefix)
     calls = tmp_path / "calls.txt"
-    env = {**os.environ, "PIPE_CALLS": str(calls), "PIPE_HANG_AT": "4"}
+    env = {
+        **os.environ,
+        "PIPE_CALLS": str(calls),
+        "PIPE_HANG_AT": "4",
+        "PIPE_DIR": str(tmp_path),
+        "PIPE_PREFIX": prefix,
+        "PIPE_URL": lb_server.url,
+        "PIPE_KEY": lb_server.api_key,
+    }
     script = Path(__file__).with_name("book_qa_pipeline.py")
-    child = subprocess.Popen(
-        [sys.executable, str(script), str(tmp_path), prefix, lb_server.url, lb_server.api_key], env=env
-    )
+    watch = [
+        sys.executable,
+        "-m",
+        "labelbook.cli",
+        "pipeline",
+        "run",
+        str(script),
+        "--watch",
+        "--interval",
+        "0.2",
+    ]
+    child = subprocess.Popen(watch, env=env)
     deadline = time.monotonic() + 120
     while not (calls.exists() and len(calls.read_text().splitlines()) >= 4):
         assert child.poll() is None, "the run ended before it was killed"
