@@ -818,7 +818,7 @@ def report_command(notebook: Path, output: Path, data_dir: Path | None) -> None:
 
         with Project.open(notebook, data_dir=data_dir) as project:
             made = project.report()
-        made.write(output)
+        made.write(output, notebook_dir=notebook.resolve().parent)
     except BackendError as err:
         _fail(err)
     except LabelbookError as err:
@@ -889,7 +889,7 @@ def export_command(
             # Free-text questions (rationales) have no consensus: the task says which they are.
             task = Task.from_json(task_json.read_text(encoding="utf-8"), source=str(task_json))
             asked = [question] if question else [q.name for q in task.questions if q.kind != "text"]
-            present = set(frame["question"])
+            present = set(pd.unique(frame["question"]))
             parts = [quality.consensus(frame, method=method, question=q) for q in asked if q in present]
             table = pd.concat(parts, ignore_index=True) if parts else quality.consensus(frame.iloc[:0])
         else:
@@ -935,7 +935,7 @@ def feedback_command(
             frame = project.annotations(fields=True)
             gold = project.gold_status()
         sent = quality.feedback(frame, gold, load(notebook), annotator)
-        sent.write(output)
+        sent.write(output, notebook_dir=notebook.resolve().parent)
         if not keep_gold and sent.record_ids:
             project.retire_gold(sent.record_ids, annotator)
     except BackendError as err:

@@ -331,6 +331,7 @@ def cohen_kappa(
     `annotators`: the two to compare when the frame holds more.
     """
     import numpy as np
+    import pandas as pd
 
     where = "cohen_kappa"
     if weights not in (None, "linear", "quadratic"):
@@ -340,7 +341,7 @@ def cohen_kappa(
         pair = list(annotators)
         if len(pair) != 2:
             raise LabelbookError(f"{where}: annotators= takes exactly two names, got {pair}.")
-        absent = [a for a in pair if a not in set(answers["annotator"])]
+        absent = [a for a in pair if a not in set(pd.unique(answers["annotator"]))]
         if absent:
             raise LabelbookError(f"{where}: no submitted answers from {', '.join(absent)}.")
         answers = answers[answers["annotator"].isin(pair)]
@@ -421,6 +422,8 @@ def agreement(
     keys = list(dict.fromkeys(by))
     if "question" in frame.columns and "question" not in keys:
         keys.insert(0, "question")
+    elif "question" not in frame.columns and "question" in keys:
+        keys.remove("question")  # a frame of one question's answers
     missing = [k for k in keys if k not in frame.columns]
     if missing:
         raise LabelbookError(

@@ -70,7 +70,9 @@ class Feedback:
         return render_template(template, "feedback.html.j2", context, notebook_dir=notebook_dir)
 
     def _repr_html_(self) -> str:
-        return self.to_html()
+        from labelbook.quality.reporting import framed
+
+        return framed(self.to_html())
 
     def write(self, path: str | os.PathLike[str], **options: Any) -> Path:
         """Write `to_html()` atomically."""
@@ -107,12 +109,12 @@ def feedback(
     if annotator is None:
         raise LabelbookError("feedback: name the annotator (annotator='...').")
     select(frame.iloc[:0], None, where="feedback")
-    if "annotator" in frame.columns and annotator not in set(frame["annotator"]):
-        known = ", ".join(sorted(map(str, set(frame["annotator"]))))
+    if "annotator" in frame.columns and annotator not in set(pd.unique(frame["annotator"])):
+        known = ", ".join(sorted(map(str, set(pd.unique(frame["annotator"])))))
         raise LabelbookError(f"feedback: no answers from {annotator!r}; annotators: {known or 'none'}.")
     questions = None
     if guide is not None and question is None and "question" in frame.columns:
-        present = set(frame["question"])
+        present = set(pd.unique(frame["question"]))
         questions = [q.name for q in guide.task.questions if q.kind != "text" and q.name in present]
     mine = frame[frame["annotator"] == annotator]
     answers = scored(mine, gold, question=question, questions=questions, where="feedback")

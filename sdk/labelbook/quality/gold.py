@@ -3,12 +3,13 @@
 `gold` is `project.gold()`'s frame: record_id, question, value (the expert answer). Answers are
 compared exactly (lists as tuples: a ranking must match in order, a multi-label answer label for
 label). Free-text questions are not scored: with `question=None` the questions scored are those
-both frames share whose answers are labels, numbers or lists with at most `MAX_LABELS` distinct
+both frames share whose answers are numbers, or labels or lists with at most `MAX_LABELS` distinct
 values (a text question has nearly one value per answer).
 """
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -36,8 +37,9 @@ def scorable_questions(frame: pd.DataFrame) -> list[str]:
     out = []
     for question in pd.unique(answered["question"]):
         values = answered.loc[answered["question"] == question, "value"]
-        count = len(distinct(values))
-        if count <= MAX_LABELS or count <= 0.2 * len(values):
+        found = distinct(values)
+        numeric = all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in found)
+        if numeric or len(found) <= MAX_LABELS or len(found) <= 0.2 * len(values):
             out.append(str(question))
     return out
 
@@ -74,7 +76,7 @@ def scored(
             questions = [question]
         elif questions is None:
             questions = scorable_questions(frame)
-        if question is not None and question not in set(frame["question"]):
+        if question is not None and question not in set(pd.unique(frame["question"])):
             raise LabelbookError(f"{where}: no answers to question {question!r} in the frame.")
         parts = [select(frame, q, where=where) for q in questions]
         answers = pd.concat(parts) if parts else frame.iloc[:0]

@@ -279,7 +279,8 @@ class Report:
         return render_template(template, "report.html.j2", context, notebook_dir=notebook_dir)
 
     def _repr_html_(self) -> str:
-        return self.to_html()
+        # In an iframe: the page's own styles (body, :root) must not restyle the notebook around it.
+        return framed(self.to_html())
 
     def write(self, path: str | os.PathLike[str], **options: Any) -> Path:
         """Write `to_html()` to `path` atomically."""
@@ -297,6 +298,14 @@ class Report:
             if os.path.exists(tmp):
                 os.unlink(tmp)
         return target
+
+
+def framed(page: str, height: int = 640) -> str:
+    """A whole HTML page as a sandboxed iframe, for Jupyter's rich display."""
+    return (
+        f'<iframe sandbox="" srcdoc="{html.escape(page, quote=True)}" '
+        f'style="width: 100%; height: {height}px; border: 1px solid #d0d7de; border-radius: 6px;"></iframe>'
+    )
 
 
 def _fmt(value: Any, digits: int = 2) -> str:
@@ -357,7 +366,7 @@ def report(
     rationales: list[str] = []
     if guide is not None:
         kinds = {q.name: q.kind for q in guide.task.questions}
-        present = set(frame["question"])
+        present = set(pd.unique(frame["question"]))
         questions = [q for q in kinds if q in present and kinds[q] in LEVEL_OF_KIND] or questions
         levels = {q: LEVEL_OF_KIND[kinds[q]] for q in questions if kinds.get(q) in LEVEL_OF_KIND}
         rationales = [q for q, kind in kinds.items() if kind == "text"]

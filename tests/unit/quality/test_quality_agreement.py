@@ -157,6 +157,8 @@ def test_agreement_table_has_intervals_per_group() -> None:
     assert round(row["krippendorff_alpha"], 3) == 0.815
     assert row["krippendorff_alpha_low"] < row["krippendorff_alpha"] <= row["krippendorff_alpha_high"]
     assert round(table.set_index("question").loc["f", "fleiss_kappa"], 3) == 0.210
+    one = quality.agreement(krippendorff_frame().drop(columns=["question"]), level="interval", ci=None)
+    assert round(one.loc[0, "krippendorff_alpha"], 3) == 0.849 and "question" not in one.columns
     nominal = quality.agreement(frame, level={"q": "nominal"}, ci=None)
     assert round(nominal.set_index("question").loc["q", "krippendorff_alpha"], 3) == 0.743
     assert math.isnan(nominal.set_index("question").loc["q", "krippendorff_alpha_low"])

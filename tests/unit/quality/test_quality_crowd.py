@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from quality_simulation import PEOPLE, RATES, Crowd
 
-from conftest import PEOPLE, RATES, Crowd
 from labelbook import quality
 from labelbook.errors import LabelbookError
 

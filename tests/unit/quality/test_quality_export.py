@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from quality_simulation import Crowd
 
-from conftest import Crowd
 from labelbook import quality
 from labelbook.errors import LabelbookError
 

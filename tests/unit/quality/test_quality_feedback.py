@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from quality_simulation import Crowd
 
-from conftest import Crowd
 from labelbook import quality
 from labelbook.errors import LabelbookError
 
