@@ -40,7 +40,12 @@ def build(folder: Path = HERE, **connection: Any) -> lb.Pipeline:
         "book-qa", roster=folder / "roster.csv", folder=folder / "book-qa.pipeline", **connection
     )
     answer = pipe.stage(
-        "answer", guide=folder / "answer.py", source=folder / "passages.jsonl", team="writers", overlap=3
+        "answer",
+        guide=folder / "answer.py",
+        source=folder / "passages.jsonl",
+        team="writers",
+        overlap=3,
+        gold=folder / "gold.jsonl",  # expert answers for two passages: kept locally, never uploaded
     )
     draft = pipe.step("draft", after=answer, run=stand_in_model_draft, version="stand-in-1")
     pipe.stage("review", guide=folder / "review.py", source=draft, team="reviewers", overlap=1)

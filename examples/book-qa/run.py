@@ -61,7 +61,7 @@ def writer(number: int) -> Any:
 
 def run(folder: Path, url: str, api_key: str) -> dict[str, Any]:
     """Release the guides, run the pipeline with the simulated workers; what happened."""
-    for name in ("answer", "review", "qualify", "passages.jsonl", "roster.csv", "pipeline"):
+    for name in ("answer", "review", "qualify", "passages.jsonl", "roster.csv", "gold.jsonl", "pipeline"):
         for source in HERE.glob(f"{name}*"):
             if source.is_file() and not (folder / source.name).exists():
                 shutil.copy(source, folder / source.name)
@@ -88,7 +88,10 @@ def run(folder: Path, url: str, api_key: str) -> dict[str, Any]:
         status = pipe.status()
         reviews = pipe.annotations("review")
         ledger = pipe.ledger(
-            period="D", basis="hour", bonuses=[lb.pipelines.Bonus(0.9, 10)], csv=folder / "pay.csv"
+            period="D",
+            basis="hour",
+            bonuses=[lb.pipelines.Bonus(0.9, 10, min_gold=2)],
+            csv=folder / "pay.csv",
         )
         return {"pipe": pipe, "status": status, "reviews": reviews, "ledger": ledger}
     finally:

@@ -43,10 +43,14 @@ def test_book_qa_runs_end_to_end(tmp_path: Path, lb_server: Any) -> None:
     assert status.loc["review", ["records", "done", "queued"]].tolist() == [6, 6, 0]
     assert status.loc["answer", "agreement"] == 1.0  # the writers agree on answerable for every passage
     assert status.loc["answer", "done_per_hour"] == 6 / 24
+    assert status.loc["answer", "gold_accuracy"] == 1.0  # the writers match both expert answers
 
     ledger = done["ledger"].set_index("worker")
     assert ledger.loc["sim-bq-writer-1", "records"] == 6 and ledger.loc["sim-bq-reviewer-1", "records"] == 6
     assert ledger.loc["sim-bq-writer-1", "rate"] == 18 and ledger.loc["sim-bq-writer-1", "total"] > 0
+    assert ledger.loc["sim-bq-writer-1", "bonus_rule"].startswith("+10%")
+    assert ledger.loc["sim-bq-writer-1", "total"] == round(ledger.loc["sim-bq-writer-1", "base"] * 1.1, 2)
+    assert ledger.loc["sim-bq-reviewer-1", "bonus"] == 0  # no gold in the review stage
     with open(tmp_path / "pay.csv", encoding="utf-8") as handle:
         assert {row["worker"] for row in csv.DictReader(handle)} == set(ledger.index)
 
