@@ -141,7 +141,7 @@ def main() -> None:
             progress=False,
         )
         direct_s = time.perf_counter() - start
-        assert published.records_added == args.move
+        assert published.last_publish is not None and published.last_publish.records_added == args.move
         print(f"moved through a step:    {args.move} items in {move_s:6.2f} s  {args.move / move_s:7.0f}/s")
         print(
             f"published directly:      {args.move} records in {direct_s:6.2f} s  "

@@ -72,7 +72,7 @@ def main() -> None:
             api_url=info.url,
             api_key=info.credentials.api_key,
             progress=False,
-        )
+        ).last_publish
         client = rg.Argilla(api_url=info.url, api_key=info.credentials.api_key)
         dataset = client.datasets(made.dataset, workspace="bench")
         start = time.perf_counter()
@@ -91,7 +91,7 @@ def main() -> None:
             progress=False,
             batch_size=args.batch_size,
             workers=args.workers,
-        )
+        ).last_publish
         ours = time.perf_counter() - start
         assert result.records_added == args.records
         print(f"records:                 {args.records}")

@@ -67,7 +67,7 @@ def main() -> None:
             api_url=info.url,
             api_key=key,
             progress=False,
-        )
+        ).last_publish
         with connect(info.url, key) as conn:
             users = {u["username"]: u["id"] for u in conn.request("GET", "/api/v1/users")["items"]}
             for start in range(0, args.records, 500):

@@ -106,15 +106,14 @@ def main() -> int:
     notebook = project_dir / "guide.ipynb"
 
     print("1. release the guidelines")
-    made = lb.release(notebook, "Demo release")
-    release = made or lb.releases.latest_release(notebook)
-    assert release is not None
-    print(f"   release {release.version} in {release.path}")
+    guide = lb.load(notebook)
+    release = lb.release(guide, "Demo release")  # the latest release when nothing changed
+    print(f"   release {release.version} ({'new' if release.created else 'unchanged'}) in {release.path}")
 
     print("2. publish: dataset, guidelines, simulated contractors, records with gold items")
     try:
-        result = lb.publish(
-            notebook,
+        project = lb.publish(
+            release,
             records=project_dir / "records.jsonl",
             workspace="demo",
             annotators=project_dir / "roster.csv",
@@ -125,8 +124,10 @@ def main() -> int:
     except lb.LabelbookError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
+    published = project.last_publish
     print(
-        f"   dataset {result.dataset!r}: {result.records_added} records added, {result.records_skipped} there"
+        f"   dataset {published.dataset!r}: {published.records_added} records added, "
+        f"{published.records_skipped} there"
     )
 
     print("3. the simulated contractors answer through the API, each with its own key")
@@ -141,11 +142,11 @@ def main() -> int:
     share = -(-len(truth) * 3 // len(accuracy))
     for username, p in accuracy.items():
         if username in keys:
-            given = simulate(info.url, keys[username], result.dataset_id, truth, p, username, share)
+            given = simulate(info.url, keys[username], project.state.dataset_id, truth, p, username, share)
             print(f"   {username} (accuracy {p:.0%}): {given} answer{'' if given == 1 else 's'}")
 
     print("4. pull the annotations and report on them")
-    with lb.Project.open(notebook, data_dir=args.data_dir) as project:
+    with project:  # what lb.publish returned
         frame = project.annotations()
         report = project.report()
     outcome = frame[(frame["question"] == "outcome") & (frame["status"] == "submitted")]
@@ -165,9 +166,9 @@ def main() -> int:
         print(f"Most confused: {top['label_a']} / {top['label_b']} ({top['count']} answer pairs) -> {where}")
     page = report.write(project_dir / "report.html")
     print(f"\nThe quality report: {page}")
-    print(f"\nOpen {result.ui_url}")
+    print(f"\nOpen {project.url}")
     print(f"  as the owner: {info.credentials.username} (password from `labelbook server start`)")
-    print(f"  as a contractor: sim-… accounts; passwords in {result.state_dir}/credentials.csv")
+    print(f"  as a contractor: sim-… accounts; passwords in {published.state_dir}/credentials.csv")
     print(f"Pull again with: labelbook pull {notebook} -o annotations.parquet")
     return 0
 

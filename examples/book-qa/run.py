@@ -19,6 +19,7 @@ import httpx
 
 import labelbook as lb
 from labelbook import server
+from labelbook.pipelines import Bonus
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -90,7 +91,7 @@ def run(folder: Path, url: str, api_key: str) -> dict[str, Any]:
         ledger = pipe.ledger(
             period="D",
             basis="hour",
-            bonuses=[lb.pipelines.Bonus(0.9, 10, min_gold=2)],
+            bonuses=[Bonus(0.9, 10, min_gold=2)],
             csv=folder / "pay.csv",
         )
         return {"pipe": pipe, "status": status, "reviews": reviews, "ledger": ledger}

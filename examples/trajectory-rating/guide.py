@@ -266,4 +266,4 @@ example = lb.Example(
 # %% tags=["labelbook:hide"]
 # Researcher-only: a quick check that every label has a worked example. Not shown to contractors.
 guide = lb.load("guide.ipynb")
-[finding for finding in guide.lint() if finding.severity != "hint"]
+[finding for finding in lb.lint(guide) if finding.severity != "hint"]

@@ -6,11 +6,12 @@
 
 # No `from __future__ import annotations` here: it would bind `labelbook.annotations` to the
 # __future__ feature and hide the `labelbook.annotations` module from `from labelbook import annotations`.
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from labelbook.errors import (
     BackendError,
     ChangedRecordsWarning,
+    GoldLeakWarning,
     LabelbookError,
     NotebookError,
     RecordsError,
@@ -20,6 +21,10 @@ from labelbook.errors import (
     TemplateNotFound,
 )
 from labelbook.guide import CellOutput, Guide, Markdown, Rule, Section, WorkedExample
+
+# Imported now, not lazily: bound after the `labelbook.lint` module is loaded, so `lb.lint` stays the
+# function whatever imports the module later (a lazy name would be shadowed by the submodule).
+from labelbook.lint import lint
 from labelbook.notebook import load
 from labelbook.task import (
     ChatField,
@@ -42,28 +47,36 @@ from labelbook.task import (
 
 __version__ = "0.1.0"
 
-# Release functions, imported on first use (`lb.release(...)`, `lb.Release`); see labelbook.releases.
-_LAZY_RELEASES = ("Release", "Version", "diff_versions", "list_releases", "open_release", "release")
-# The Argilla adapter, imported on first use (`lb.publish`, `lb.Project`): it loads argilla and pandas.
-_LAZY_ARGILLA = ("Project", "publish")
-# Pipelines (stages, steps, lineage, routing), imported on first use (`lb.Pipeline`).
-_LAZY_PIPELINES = ("Pipeline",)
+# Imported on first use, so `import labelbook` stays fast: name → the module that defines it.
+# The releases (`lb.release(...)`) need markdown-it and Jinja2; the Argilla adapter (`lb.publish`,
+# `lb.Project`) loads argilla and pandas.
+_LAZY = {
+    **dict.fromkeys(
+        ("Release", "Version", "diff_versions", "list_releases", "open_release", "release"),
+        "labelbook.releases",
+    ),
+    **dict.fromkeys(("Project", "publish"), "labelbook.argilla"),
+    # Pipelines (stages, steps, lineage, routing) build on the adapter.
+    "Pipeline": "labelbook.pipelines",
+}
+
+if TYPE_CHECKING:  # what the lazy names are, for type checkers and editors
+    from labelbook.argilla.project import Project
+    from labelbook.argilla.publish import publish
+    from labelbook.pipelines import Pipeline
+    from labelbook.releases import Release, Version, diff_versions, list_releases, open_release, release
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY_RELEASES:
-        from labelbook import releases
+    if name in _LAZY:
+        import importlib
 
-        return getattr(releases, name)
-    if name in _LAZY_ARGILLA:
-        from labelbook import argilla
-
-        return getattr(argilla, name)
-    if name in _LAZY_PIPELINES:
-        from labelbook import pipelines
-
-        return getattr(pipelines, name)
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'labelbook' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
 
 
 __all__ = [
@@ -74,6 +87,7 @@ __all__ = [
     "ChatMessage",
     "Example",
     "FloatMetadata",
+    "GoldLeakWarning",
     "Guide",
     "ImageField",
     "IntegerMetadata",
@@ -104,6 +118,7 @@ __all__ = [
     "WorkedExample",
     "__version__",
     "diff_versions",
+    "lint",
     "list_releases",
     "load",
     "open_release",

@@ -27,7 +27,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from labelbook.encoding import jsonable
 from labelbook.errors import LabelbookError
+from labelbook.files import staged
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -131,14 +133,6 @@ def wide(annotations: pd.DataFrame) -> pd.DataFrame:
     return firsts.join(answers).reset_index(drop=True)
 
 
-def _jsonable(value: Any) -> Any:
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    return value
-
-
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
@@ -151,7 +145,7 @@ def _as_text(value: Any) -> str | None:
         return str(int(value))
     if _is_number(value):
         return str(value)
-    return json.dumps(_jsonable(value), ensure_ascii=False)
+    return json.dumps(jsonable(value), ensure_ascii=False)
 
 
 def _typed(series: pd.Series, suffix: str) -> pd.Series:
@@ -214,17 +208,12 @@ def _file_columns(annotations: pd.DataFrame, suffix: str) -> pd.DataFrame:
 def write(annotations: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     """Write to .parquet, .csv or .jsonl (atomically); .jsonl keeps native values, and .parquet and .csv
     give every column one type (see `_file_columns`: `value` as text, `value_number`, `value_list`)."""
-    import tempfile
-
     target = Path(path)
     suffix = target.suffix.lower()
     if suffix not in (".parquet", ".csv", ".jsonl"):
         raise LabelbookError(f"{target}: write annotations to a .parquet, .csv or .jsonl file.")
     out = annotations if suffix == ".jsonl" else _file_columns(annotations, suffix)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    try:
+    with staged(target) as tmp:
         if suffix == ".parquet":
             out.to_parquet(tmp, index=False)
         elif suffix == ".csv":
@@ -233,11 +222,6 @@ def write(annotations: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
             with open(tmp, "w", encoding="utf-8") as handle:
                 for row in out.to_dict("records"):
                     handle.write(
-                        json.dumps({k: _jsonable(v) for k, v in row.items()}, ensure_ascii=False) + "\n"
+                        json.dumps({k: jsonable(v) for k, v in row.items()}, ensure_ascii=False) + "\n"
                     )
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return target

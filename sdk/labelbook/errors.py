@@ -12,6 +12,7 @@ from typing import Any
 __all__ = [
     "BackendError",
     "ChangedRecordsWarning",
+    "GoldLeakWarning",
     "LabelbookError",
     "NotebookError",
     "RecordsError",
@@ -53,10 +54,14 @@ class TaskError(LabelbookError):
 class NotebookError(LabelbookError):
     """A notebook cannot be read into a Guide; the message names the file, the cell and the fix."""
 
-    def __init__(self, message: str, *, cell: int | None = None, fix: str = "") -> None:
+    def __init__(
+        self, message: str, *, path: Path | None = None, cell: int | None = None, fix: str = ""
+    ) -> None:
         super().__init__(f"{message} {fix}" if fix else message)
         self.problem: str = message
         """What is wrong and where, without the fix."""
+        self.path: Path | None = path
+        """The notebook at fault (set by the pipeline for every error it raises)."""
         self.cell: int | None = cell
         """The 1-based number of the cell at fault, when one is."""
         self.fix: str = fix
@@ -84,3 +89,7 @@ class TemplateNotFound(LabelbookError):
 
 class ChangedRecordsWarning(UserWarning):
     """Rows whose id is already published carry other fields or metadata; they were left as published."""
+
+
+class GoldLeakWarning(UserWarning):
+    """Suggestions would let contractors tell the gold records apart, or give their answer away."""

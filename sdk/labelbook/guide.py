@@ -12,12 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+from typing import Any, Literal, TypeAlias
 
 from labelbook.task import Example, Task
-
-if TYPE_CHECKING:
-    from labelbook.lint import Finding
 
 __all__ = ["Block", "CellOutput", "Guide", "Markdown", "Rule", "Section", "WorkedExample"]
 
@@ -175,8 +172,7 @@ class Guide:
                 return section
         raise KeyError(f"no section {id!r}; sections: {', '.join(s.id for s in self.sections)}")
 
-    def lint(self) -> list[Finding]:
-        """Clarity checks (see `labelbook.lint`): errors, then warnings, then hints."""
-        from labelbook.lint import lint
-
-        return lint(self)
+    def __repr__(self) -> str:
+        # Short: the dataclass repr would print every section, with base64 images.
+        counts = f"{len(self.sections)} sections, {len(self.rules)} rules, {len(self.examples)} examples"
+        return f"<Guide {self.title!r} from {self.source_path.name}: task {self.task.name!r}, {counts}>"

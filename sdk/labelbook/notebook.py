@@ -43,7 +43,6 @@ Every problem raises `NotebookError` naming the file, the 1-based cell number an
 from __future__ import annotations
 
 import difflib
-import functools
 import hashlib
 import json
 import os
@@ -56,11 +55,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from labelbook.errors import LabelbookError, NotebookError
-from labelbook.guide import Block, CellOutput, Guide, Markdown, Rule, Section, WorkedExample
+from labelbook.guide import CellOutput, Guide
+from labelbook.outline import build_guide
 from labelbook.task import Example, Task
 
 if TYPE_CHECKING:
-    from markdown_it import MarkdownIt
     from nbformat import NotebookNode
 
 __all__ = [
@@ -76,12 +75,12 @@ __all__ = [
     "inline_attachments",
     "load",
     "number_cells",
+    "preprocess",
     "read",
     "read_front_matter",
     "remove_hidden",
     "run_example_cells",
     "run_task_cell",
-    "slugify",
 ]
 
 TASK_TAG = "labelbook:task"
@@ -91,22 +90,31 @@ SHOW_OUTPUT_TAG = "labelbook:show-output"
 _KNOWN_TAGS = (TASK_TAG, EXAMPLE_TAG, HIDE_TAG, SHOW_OUTPUT_TAG)
 
 SUPPORTED_SUFFIXES = (".ipynb", ".py", ".md")
-INTRODUCTION_ID = "introduction"
 
 Resources: TypeAlias = dict[str, Any]
 Preprocessor: TypeAlias = Callable[["NotebookNode", Resources], tuple["NotebookNode", Resources]]
 
-_RULE = re.compile(r"^\[(R(?:-|\d)[A-Za-z0-9_.-]*)\][ \t]*")
-_EXPLICIT_ID = re.compile(r"[ \t]*\{#([A-Za-z0-9][A-Za-z0-9_.:-]*)\}[ \t]*$")
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)^(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.S | re.M)
 
 
 def load(path: str | os.PathLike[str]) -> Guide:
     """Read a notebook (.ipynb, or jupytext .py / .md) into a Guide."""
     nb, resources = read(path)
-    for step in PREPROCESSORS:
-        nb, resources = step(nb, resources)
+    nb, resources = preprocess(nb, resources)
     return build_guide(nb, resources)
+
+
+def preprocess(
+    nb: NotebookNode, resources: Resources, steps: Sequence[Preprocessor] | None = None
+) -> tuple[NotebookNode, Resources]:
+    """Run `steps` (default: every step of `PREPROCESSORS`) in order; each error names the notebook."""
+    for step in PREPROCESSORS if steps is None else steps:
+        try:
+            nb, resources = step(nb, resources)
+        except NotebookError as err:
+            err.path = err.path or resources["path"]
+            raise
+    return nb, resources
 
 
 # ---------------------------------------------------------------------------------------------
@@ -115,7 +123,14 @@ def load(path: str | os.PathLike[str]) -> Guide:
 
 def read(path: str | os.PathLike[str]) -> tuple[NotebookNode, Resources]:
     """Read a notebook file into nbformat 4 and the resources the pipeline starts from."""
-    path = Path(path)
+    try:
+        return _read(Path(path))
+    except NotebookError as err:
+        err.path = err.path or Path(path)
+        raise
+
+
+def _read(path: Path) -> tuple[NotebookNode, Resources]:
     if path.suffix not in SUPPORTED_SUFFIXES:
         raise NotebookError(
             f"{path}: unsupported file type {path.suffix or '(none)'!r}; labelbook reads "
@@ -181,19 +196,26 @@ def _check_cells(path: Path, raw: dict[str, Any]) -> None:
     for number, cell in enumerate(cells, start=1):
         where = f"{path}, cell {number}"
         if not isinstance(cell, dict):
-            raise NotebookError(f"{where}: a cell must be a JSON object; re-save the notebook from Jupyter.")
+            raise NotebookError(
+                f"{where}: a cell must be a JSON object; re-save the notebook from Jupyter.", cell=number
+            )
         if cell.get("cell_type") not in ("markdown", "code", "raw"):
             raise NotebookError(
-                f"{where}: unknown cell_type {cell.get('cell_type')!r} (expected markdown, code or raw)."
+                f"{where}: unknown cell_type {cell.get('cell_type')!r} (expected markdown, code or raw).",
+                cell=number,
             )
         source = cell.get("source")
         if not (
             isinstance(source, str) or (isinstance(source, list) and all(isinstance(s, str) for s in source))
         ):
-            raise NotebookError(f"{where}: the cell has no text 'source'; re-save the notebook from Jupyter.")
+            raise NotebookError(
+                f"{where}: the cell has no text 'source'; re-save the notebook from Jupyter.", cell=number
+            )
         tags = (cell.get("metadata") or {}).get("tags", [])
         if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-            raise NotebookError(f"{where}: metadata.tags must be a list of strings, got {tags!r}.")
+            raise NotebookError(
+                f"{where}: metadata.tags must be a list of strings, got {tags!r}.", cell=number
+            )
 
 
 def _read_jupytext(path: Path, text: str) -> NotebookNode:
@@ -234,11 +256,14 @@ def check_tags(nb: NotebookNode, resources: Resources) -> tuple[NotebookNode, Re
             if tag.startswith("labelbook:") and tag not in _KNOWN_TAGS:
                 close = difflib.get_close_matches(tag, _KNOWN_TAGS, n=1)
                 hint = f"did you mean {close[0]!r}?" if close else f"known tags: {', '.join(_KNOWN_TAGS)}."
-                raise NotebookError(f"{_where(resources, cell)}: unknown tag {tag!r}; {hint}")
+                raise NotebookError(
+                    f"{_where(resources, cell)}: unknown tag {tag!r}; {hint}", cell=cell["cell_number"]
+                )
             if tag in (TASK_TAG, EXAMPLE_TAG, SHOW_OUTPUT_TAG) and cell.cell_type != "code":
                 raise NotebookError(
                     f"{_where(resources, cell)}: the tag {tag!r} belongs on a code cell, "
-                    f"not a {cell.cell_type} cell; move it."
+                    f"not a {cell.cell_type} cell; move it.",
+                    cell=cell["cell_number"],
                 )
     return nb, resources
 
@@ -283,7 +308,8 @@ def read_front_matter(nb: NotebookNode, resources: Resources) -> tuple[NotebookN
         problem = getattr(err, "problem", None) or str(err)
         raise NotebookError(
             f"{_where(resources, first)}: the front matter is not valid YAML{line}: {problem}. "
-            "Write `key: value` lines between the two `---` lines."
+            "Write `key: value` lines between the two `---` lines.",
+            cell=first["cell_number"],
         ) from err
     if metadata is None:  # a horizontal rule, then only comments or headings: not front matter
         return nb, resources
@@ -291,12 +317,14 @@ def read_front_matter(nb: NotebookNode, resources: Resources) -> tuple[NotebookN
         raise NotebookError(
             f"{_where(resources, first)}: the front matter must be `key: value` lines, "
             f"got a YAML {type(metadata).__name__}. (A `---` line at the top of the first cell starts "
-            "front matter; for a horizontal rule there, write `***`.)"
+            "front matter; for a horizontal rule there, write `***`.)",
+            cell=first["cell_number"],
         )
     title = metadata.get("title")
     if title is not None and not isinstance(title, str):
         raise NotebookError(
-            f"{_where(resources, first)}: the front matter's title must be text, got {title!r}."
+            f"{_where(resources, first)}: the front matter's title must be text, got {title!r}.",
+            cell=first["cell_number"],
         )
     resources["metadata"] = metadata
     rest = first.source.lstrip("\n")[match.end() :]
@@ -434,12 +462,14 @@ def run_example_cells(nb: NotebookNode, resources: Resources) -> tuple[NotebookN
         else:
             raise NotebookError(
                 f"{where}: the cell ran but did not bind `example`; end it with "
-                "`example = lb.Example(record={...}, answers={...}, explanation=...)`."
+                "`example = lb.Example(record={...}, answers={...}, explanation=...)`.",
+                cell=cell["cell_number"],
             )
         if not isinstance(found, Sequence) or not all(isinstance(e, Example) for e in found) or not found:
             raise NotebookError(
                 f"{where}: `example` must be an lb.Example (or `examples` a non-empty list of them); "
-                "bind `example = lb.Example(record={...}, answers={...}, explanation=...)`."
+                "bind `example = lb.Example(record={...}, answers={...}, explanation=...)`.",
+                cell=cell["cell_number"],
             )
         resources["examples"][cell["cell_number"]] = list(found)
     return nb, resources
@@ -501,154 +531,3 @@ PREPROCESSORS: tuple[Preprocessor, ...] = (
     collect_outputs,
 )
 """The steps `load` runs, in order; each takes and returns `(nb, resources)`."""
-
-
-# ---------------------------------------------------------------------------------------------
-# Build
-
-
-def slugify(text: str) -> str:
-    """A heading's anchor, as GitHub makes it: lowercase words joined by '-', punctuation dropped."""
-    text = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", text)  # links and images keep their text
-    text = re.sub(r"<[^>]+>", "", text).lower()
-    text = re.sub(r"[^\w\s-]", "", text)
-    return re.sub(r"[\s-]+", "-", text).strip("-") or "section"
-
-
-class _Draft:
-    """A section being assembled; examples get their ids once the section's id is known."""
-
-    def __init__(self, title: str, level: int, id: str | None, cell: int) -> None:
-        self.title, self.level, self.explicit_id = title, level, id
-        self.blocks: list[Block | tuple[Example, int]] = []
-        self.rules: list[tuple[str, str, int]] = []
-        self.cells: list[int] = [cell] if cell else []
-
-    def add(self, block: Block | tuple[Example, int], cell: int) -> None:
-        self.blocks.append(block)
-        if not self.cells or self.cells[-1] != cell:
-            self.cells.append(cell)
-
-
-@functools.cache
-def _block_parser() -> MarkdownIt:
-    """CommonMark, block level only: headings and paragraphs are all we look for."""
-    from markdown_it import MarkdownIt
-
-    return MarkdownIt("commonmark").disable(["inline", "text_join"])
-
-
-def _parse_markdown(source: str) -> tuple[list[tuple[int, int, int, str]], list[tuple[int, str, str]]]:
-    """Headings (start line, end line, level, text) and rules (line, id, text) of one markdown cell."""
-    tokens = _block_parser().parse(source)
-    headings, rules = [], []
-    for i, token in enumerate(tokens):
-        if token.type == "heading_open" and token.map and token.level == 0:  # not in a list or quote
-            level = int(token.tag[1])
-            if level <= 3:
-                headings.append((token.map[0], token.map[1], level, tokens[i + 1].content))
-        elif token.type == "paragraph_open" and token.map:
-            content = tokens[i + 1].content
-            match = _RULE.match(content)
-            if match:
-                rules.append((token.map[0], match.group(1), content[match.end() :].strip()))
-    return headings, rules
-
-
-def _clean(lines: list[str]) -> str:
-    return "\n".join(lines).strip("\n")
-
-
-def build_guide(nb: NotebookNode, resources: Resources) -> Guide:
-    """Assemble the Guide from the preprocessed notebook."""
-    metadata: dict[str, Any] = resources.get("metadata", {})
-    title: str | None = metadata.get("title")
-    drafts: list[_Draft] = []
-    current = _Draft("", 0, None, 0)
-    seen_heading = False
-
-    for cell in nb.cells:
-        number = cell["cell_number"]
-        if cell.cell_type == "markdown":
-            headings, rules = _parse_markdown(cell.source)
-            # Split as markdown-it counts lines (str.splitlines also breaks at \f, \v, U+2028...).
-            lines = cell.source.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-            start = 0
-            rule_index = 0
-            bounds = [*headings, (len(lines), len(lines), 0, "")]
-            for h_start, h_end, level, text in bounds:
-                chunk = _clean(lines[start:h_start])
-                while rule_index < len(rules) and rules[rule_index][0] < h_start:
-                    _, rule_id, rule_text = rules[rule_index]
-                    current.rules.append((rule_id, rule_text, number))
-                    rule_index += 1
-                if chunk:
-                    current.add(Markdown(chunk, number), number)
-                if level == 0:
-                    break
-                explicit = _EXPLICIT_ID.search(text)
-                heading = text[: explicit.start()].strip() if explicit else text.strip()
-                if not seen_heading and level == 1 and title in (None, heading):
-                    # The document's title, not a section; what follows is the introduction.
-                    title = heading
-                else:
-                    drafts.append(current)
-                    current = _Draft(heading, level, explicit.group(1) if explicit else None, number)
-                seen_heading = True
-                start = h_end
-        elif cell.cell_type == "code":
-            for example in resources.get("examples", {}).get(number, []):
-                current.add((example, number), number)
-            for output in resources.get("outputs", {}).get(number, []):
-                current.add(output, number)
-    drafts.append(current)
-
-    sections = _finish_sections([d for d in drafts if d.level > 0 or d.blocks])
-    return Guide(
-        title=title or resources["path"].stem,
-        metadata=metadata,
-        task=resources["task"],
-        task_cell=resources["task_cell"],
-        sections=tuple(sections),
-        source_path=resources["path"],
-        source_hash=resources["source_hash"],
-    )
-
-
-def _finish_sections(drafts: list[_Draft]) -> list[Section]:
-    """Give every section its id (explicit ids first, then unique slugs) and place examples."""
-    taken = {d.explicit_id for d in drafts if d.explicit_id}
-    sections = []
-    for draft in drafts:
-        if draft.explicit_id:
-            section_id = draft.explicit_id
-        else:
-            base = slugify(draft.title) if draft.level else INTRODUCTION_ID
-            section_id, n = base, 1
-            while section_id in taken:
-                n += 1
-                section_id = f"{base}-{n}"
-            taken.add(section_id)
-        blocks: list[Block] = []
-        for block in draft.blocks:
-            if isinstance(block, tuple):
-                example, cell = block
-                count = sum(isinstance(b, WorkedExample) for b in blocks) + 1
-                blocks.append(
-                    WorkedExample(example.id or f"{section_id}-example-{count}", section_id, cell, example)
-                )
-            else:
-                blocks.append(block)
-        rules = tuple(Rule(rule_id, text, section_id, cell) for rule_id, text, cell in draft.rules)
-        sections.append(
-            Section(
-                id=section_id,
-                title=draft.title,
-                level=draft.level,
-                blocks=tuple(blocks),
-                rules=rules,
-                cells=tuple(draft.cells),
-                explicit_id=draft.explicit_id is not None,
-            )
-        )
-    return sections

@@ -12,22 +12,17 @@ packaged with labelbook; a missing one raises `TemplateNotFound` listing every p
 Every folder on that path is also on the Jinja2 loader's path, so a template may
 `{% extends "contractor/guide.html.j2" %}` and override only the blocks it changes.
 
-Markdown goes through markdown-it-py with an explicit preset (`commonmark` + tables) and the
-mdit-py-plugins front matter, footnote and anchors plugins. The notebook is untrusted text:
-- HTML output: markdown is rendered with raw HTML allowed, then sanitized with nh3 (an
-  allow-list: no `<script>`, no `on*=` handlers, no `javascript:` or non-image `data:` URLs);
-  Jinja2 autoescapes everything else.
-- Markdown output: top-level raw HTML blocks are sanitized with nh3, inline raw HTML is
-  escaped (shown as text), and link destinations with unsafe schemes become `#blocked-url`.
+Markdown goes through markdown-it-py with the preset of `labelbook.markup` (`commonmark` + tables)
+and the mdit-py-plugins front matter, footnote and anchors plugins. The notebook is untrusted
+text: HTML output is rendered with raw HTML allowed, then sanitized (`labelbook.sanitize`), and
+Jinja2 autoescapes everything else; markdown output goes through `sanitize.clean_markdown`.
 """
 
 from __future__ import annotations
 
 import functools
-import html
 import json
 import os
-import re
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -36,6 +31,8 @@ from typing import TYPE_CHECKING, Any
 
 from labelbook.errors import TaskError, TemplateNotFound
 from labelbook.guide import CellOutput, Guide, Markdown, Section, WorkedExample
+from labelbook.markup import FENCE_OPENING, RULE_MARK, commonmark, fence, inline_code, slugify
+from labelbook.sanitize import clean_markdown, safe_url, sanitize_html
 from labelbook.task import (
     ChatField,
     ChatMessage,
@@ -47,7 +44,6 @@ from labelbook.task import (
     SpanQuestion,
     TextField,
     TextQuestion,
-    ToolCall,
 )
 
 if TYPE_CHECKING:
@@ -67,6 +63,7 @@ __all__ = [
     "render_template",
     "safe_url",
     "sanitize_html",
+    "template_macros",
     "template_search_path",
 ]
 
@@ -90,10 +87,6 @@ OUTPUTS: tuple[Output, ...] = (
 """The templated outputs, in build order (task.json is written straight from the Task)."""
 
 TASK_JSON = "task.json"
-# [R-id] anywhere, or a rule id written bare ("(R-verified)"), which is linked only if the rule exists.
-_RULE_MARK = re.compile(
-    r"\[(R(?:-|\d)[A-Za-z0-9_.-]*)\]|(?<![\w\[-])(R(?:-|\d)[A-Za-z0-9_.-]*[A-Za-z0-9])(?![\w-])"
-)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -165,75 +158,6 @@ def template_search_path(template_file: Path, notebook_dir: Path | None) -> tupl
 
 
 # ---------------------------------------------------------------------------------------------
-# Safety
-
-
-_SAFE_SCHEMES = frozenset({"http", "https", "mailto"})
-_SAFE_DATA = re.compile(r"^data:image/(?:png|jpeg|jpg|gif|webp);base64,[A-Za-z0-9+/=]*$", re.I)
-_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
-# Browsers drop ASCII tabs and newlines anywhere in a URL and trim controls and spaces around it.
-_URL_NOISE = re.compile(r"[\x00-\x20\x7f]+")
-BLOCKED_URL = "#blocked-url"
-
-
-def safe_url(url: object) -> str:
-    """`url` if it is relative, http(s), mailto or an inline raster image; `#blocked-url` otherwise."""
-    if not isinstance(url, str):
-        return BLOCKED_URL
-    probe = _URL_NOISE.sub("", html.unescape(url))
-    match = _SCHEME.match(probe)
-    if match is None:
-        return url
-    scheme = match.group(1).lower()
-    if scheme in _SAFE_SCHEMES or (scheme == "data" and _SAFE_DATA.match(probe)):
-        return url
-    return BLOCKED_URL
-
-
-_ALLOWED_TAGS = frozenset(
-    {
-        "a", "abbr", "b", "blockquote", "br", "caption", "cite", "code", "col", "colgroup", "dd",
-        "del", "details", "dfn", "div", "dl", "dt", "em", "figcaption", "figure", "h1", "h2", "h3",
-        "h4", "h5", "h6", "hr", "i", "img", "ins", "kbd", "li", "mark", "ol", "p", "pre", "q", "s",
-        "samp", "section", "small", "span", "strong", "sub", "summary", "sup", "table", "tbody",
-        "td", "tfoot", "th", "thead", "time", "tr", "u", "ul", "var", "wbr",
-    }
-)  # fmt: skip
-_ALLOWED_ATTRIBUTES: dict[str, set[str]] = {
-    "*": {"id", "class", "title", "lang", "dir"},
-    "a": {"href", "hreflang"},
-    "img": {"src", "alt", "width", "height"},
-    "ol": {"start"},
-    "td": {"colspan", "rowspan", "style"},
-    "th": {"colspan", "rowspan", "scope", "style"},
-    "col": {"span"},
-    "colgroup": {"span"},
-}
-
-
-def _filter_attribute(tag: str, attribute: str, value: str) -> str | None:
-    if attribute in ("href", "src"):
-        return None if safe_url(value) == BLOCKED_URL else value
-    return value
-
-
-def sanitize_html(fragment: str) -> str:
-    """An HTML fragment with only safe tags, attributes and URLs left (nh3, an allow-list)."""
-    import nh3
-
-    return nh3.clean(
-        fragment,
-        tags=set(_ALLOWED_TAGS),
-        clean_content_tags={"script", "style"},
-        attributes=_ALLOWED_ATTRIBUTES,
-        attribute_filter=_filter_attribute,
-        url_schemes={"http", "https", "mailto", "data"},
-        filter_style_properties={"text-align"},
-        link_rel=None,
-    )
-
-
-# ---------------------------------------------------------------------------------------------
 # Markdown
 
 
@@ -257,7 +181,7 @@ def _rule_marks(state: StateCore) -> None:
                 children.append(child)
                 continue
             text, start = child.content, 0
-            for match in _RULE_MARK.finditer(text):
+            for match in RULE_MARK.finditer(text):
                 rule_id = match.group(1) or match.group(2)
                 if match.group(2) and rule_id not in defined:
                     continue  # a bare word that only looks like an id
@@ -284,8 +208,6 @@ class _Slugger(threading.local):
     prefix = ""
 
     def __call__(self, title: str) -> str:
-        from labelbook.notebook import slugify
-
         return f"{self.prefix}-{slugify(title)}" if self.prefix else slugify(title)
 
 
@@ -294,26 +216,14 @@ _SLUGGER = _Slugger()
 
 @functools.cache
 def _html_parser() -> MarkdownIt:
-    from markdown_it import MarkdownIt
     from mdit_py_plugins.anchors import anchors_plugin
     from mdit_py_plugins.footnote import footnote_plugin
     from mdit_py_plugins.front_matter import front_matter_plugin
 
-    md = MarkdownIt("commonmark", {"html": True, "typographer": False}).enable("table")
-    md.use(front_matter_plugin).use(footnote_plugin).use(anchors_plugin, min_level=1, max_level=6,
-                                                           slug_func=_SLUGGER)  # fmt: skip
+    md = commonmark().use(front_matter_plugin).use(footnote_plugin)
+    md.use(anchors_plugin, min_level=1, max_level=6, slug_func=_SLUGGER)
     md.core.ruler.push("labelbook_rules", _rule_marks)
     return md
-
-
-@functools.cache
-def _source_parser() -> MarkdownIt:
-    from markdown_it import MarkdownIt
-    from mdit_py_plugins.footnote import footnote_plugin
-    from mdit_py_plugins.front_matter import front_matter_plugin
-
-    md = MarkdownIt("commonmark", {"html": True}).enable("table")
-    return md.use(front_matter_plugin).use(footnote_plugin)
 
 
 def markdown_to_html(text: str, *, doc_id: str = "", rules: Sequence[str] = ()) -> str:
@@ -329,94 +239,8 @@ def markdown_to_html(text: str, *, doc_id: str = "", rules: Sequence[str] = ()) 
     return sanitize_html(rendered)
 
 
-_TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
-_DESTINATIONS = (
-    re.compile(r"\]\(\s*(<[^>\n]*>|(?:[^\s()]|\([^\s()]*\))+)"),  # [text](dest, one level of (...)
-    re.compile(r"^[ \t]{0,3}(?:>[ \t]*)*\[[^\]\n]+\]:[ \t]*(<[^>\n]*>|\S+)", re.M),  # [ref]: dest
-    re.compile(r"(<[A-Za-z][A-Za-z0-9+.-]{1,31}:[^<>\s]*>)"),  # <scheme:autolink>
-)
-
-
-def _escape_tags(text: str) -> str:
-    return _TAG_START.sub("&lt;", text)
-
-
-def _block_unsafe_destinations(text: str) -> str:
-    for pattern in _DESTINATIONS:
-
-        def replace(match: re.Match[str]) -> str:
-            dest = match.group(1)
-            url = dest[1:-1] if dest.startswith("<") and dest.endswith(">") else dest
-            if safe_url(url) != BLOCKED_URL:
-                return match.group(0)
-            start, end = match.span(1)
-            whole = match.group(0)
-            offset = match.start()
-            return whole[: start - offset] + BLOCKED_URL + whole[end - offset :]
-
-        text = pattern.sub(replace, text)
-    return text
-
-
-def clean_markdown(text: str) -> str:
-    """Markdown safe to hand to another renderer: raw HTML sanitized or escaped, unsafe links blocked.
-
-    Code blocks and fences are left exactly as written.
-    """
-    if "<" not in text and _block_unsafe_destinations(text) == text:
-        return text  # no raw HTML and no unsafe link: nothing to parse for
-    lines = text.split("\n")
-    # first line → (end line, replacement lines); other lines keep their text.
-    replaced: dict[int, tuple[int, list[str]]] = {}
-    verbatim: set[int] = set()
-    for token in _source_parser().parse(text):
-        if not token.map:
-            continue
-        first, last = token.map
-        if token.type in ("fence", "code_block"):
-            verbatim.update(range(first, last))
-        elif token.type == "html_block" and token.level == 0:
-            cleaned = re.sub(r"\n\s*\n", "\n", sanitize_html(token.content).strip("\n"))
-            replaced[first] = (last, cleaned.split("\n") if cleaned else [])
-        elif token.type == "html_block":
-            replaced[first] = (last, [_escape_tags(line) for line in lines[first:last]])
-        elif token.type == "inline" and token.children and first not in replaced:
-            raw = [c.content for c in token.children if c.type == "html_inline"]
-            if raw:
-                block = "\n".join(lines[first:last])
-                for tag in dict.fromkeys(raw):
-                    block = block.replace(tag, _escape_tags(tag)) if tag in block else _escape_tags(block)
-                replaced[first] = (last, block.split("\n"))
-    out: list[str] = []
-    i = 0
-    while i < len(lines):
-        if i in replaced:
-            last, new = replaced[i]
-            out += [_block_unsafe_destinations(line) for line in new]
-            i = last
-            continue
-        out.append(lines[i] if i in verbatim else _block_unsafe_destinations(lines[i]))
-        i += 1
-    return "\n".join(out)
-
-
 # ---------------------------------------------------------------------------------------------
 # Helpers the templates call
-
-
-def _fence(text: str, info: str = "") -> str:
-    """A fenced code block that no backtick run inside `text` can close early."""
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    marks = "`" * max(3, longest + 1)
-    return f"{marks}{info}\n{text.rstrip(chr(10))}\n{marks}"
-
-
-def _inline_code(text: str) -> str:
-    text = text.replace("\n", " ")
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    marks = "`" * (longest + 1)
-    pad = " " if text.startswith("`") or text.endswith("`") or not text.strip() else ""
-    return f"{marks}{pad}{text}{pad}{marks}"
 
 
 def _chat_messages(field: Field, value: object) -> tuple[ChatMessage, ...] | None:
@@ -427,24 +251,6 @@ def _chat_messages(field: Field, value: object) -> tuple[ChatMessage, ...] | Non
         return field.messages(value)
     except TaskError:
         return None
-
-
-_COMMAND_KEYS = ("command", "cmd", "script", "code", "input")
-
-
-def _tool_command(call: ToolCall) -> str | None:
-    """The shell command of a tool call, when its arguments carry one (`{"command": "ls"}`)."""
-    arguments = call.arguments
-    if isinstance(arguments, str):
-        try:
-            arguments = json.loads(arguments)
-        except ValueError:
-            return None
-    if isinstance(arguments, Mapping):
-        for key in _COMMAND_KEYS:
-            if isinstance(arguments.get(key), str):
-                return str(arguments[key])
-    return None
 
 
 def _pretty(value: object) -> str:
@@ -546,8 +352,8 @@ def _environment(search_path: tuple[Path, ...], html_output: bool) -> jinja2.Env
         clean_markdown=clean_markdown,
         sanitize_html=lambda fragment: Markup(sanitize_html(str(fragment))),
         safe_url=safe_url,
-        fence=_fence,
-        inline_code=_inline_code,
+        fence=fence,
+        inline_code=inline_code,
         pretty=_pretty,
         tojson_pretty=_pretty,
     )
@@ -561,7 +367,7 @@ def _environment(search_path: tuple[Path, ...], html_output: bool) -> jinja2.Env
     )
     env.globals.update(
         chat_messages=_chat_messages,
-        tool_command=_tool_command,
+        tool_command=lambda call: call.command,
         answer_text=_answer_text,
         definitions=_definitions,
     )
@@ -586,6 +392,24 @@ def _context(guide: Guide, release: Mapping[str, Any] | None) -> dict[str, Any]:
     }
 
 
+def _default_filename(template: str | os.PathLike[str]) -> str:
+    """The file of the output whose default template is `template` (`contractor` → guide.html.j2)."""
+    by_name = {o.default: o.template for o in OUTPUTS}
+    return by_name.get(os.fspath(template), OUTPUTS[0].template)
+
+
+def _load_template(
+    template: str | os.PathLike[str], filename: str, notebook_dir: Path | None
+) -> jinja2.Template:
+    """Find a template file and compile it in labelbook's environment (its own folder first on the path)."""
+    path = find_template(template, filename, notebook_dir)
+    env = _environment(template_search_path(path, notebook_dir), ".htm" in filename)
+    try:
+        return env.get_template(path.name)
+    except Exception as err:  # jinja2's TemplateSyntaxError, TemplateNotFound for an extended base
+        raise TemplateNotFound(f"{path}: cannot load the template: {err}", [path]) from err
+
+
 def render(
     guide: Guide,
     template: str | os.PathLike[str] = "argilla",
@@ -599,16 +423,9 @@ def render(
     template is `template` (`argilla` → guide.md.j2, `contractor` → guide.html.j2).
     `release` fills the release banner and "what changed" slot (None: no banner).
     """
-    if filename is None:
-        by_name = {o.default: o.template for o in OUTPUTS}
-        filename = by_name.get(os.fspath(template), OUTPUTS[0].template)
+    filename = filename or _default_filename(template)
     notebook_dir = guide.source_path.resolve().parent
-    path = find_template(template, filename, notebook_dir)
-    env = _environment(template_search_path(path, notebook_dir), ".htm" in filename)
-    try:
-        compiled = env.get_template(path.name)  # the template's own folder comes first on the path
-    except Exception as err:  # jinja2's TemplateSyntaxError, TemplateNotFound for an extended base
-        raise TemplateNotFound(f"{path}: cannot load the template: {err}", [path]) from err
+    compiled = _load_template(template, filename, notebook_dir)
     text = compiled.render(_context(guide, release))
     return text if ".htm" in filename else _tidy_markdown(text)
 
@@ -625,17 +442,9 @@ def render_template(
     Used for documents that are not a Guide (the release changelog, the release diff): `context` is
     passed as is. HTML (".htm" in `filename`) is autoescaped; markdown is tidied like guide.md.
     """
-    path = find_template(template, filename, notebook_dir)
-    env = _environment(template_search_path(path, notebook_dir), ".htm" in filename)
-    try:
-        compiled = env.get_template(path.name)
-    except Exception as err:  # jinja2's TemplateSyntaxError, TemplateNotFound for an extended base
-        raise TemplateNotFound(f"{path}: cannot load the template: {err}", [path]) from err
+    compiled = _load_template(template, filename, notebook_dir)
     text = compiled.render(dict(context))
     return text if ".htm" in filename else _tidy_markdown(text)
-
-
-_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 
 
 def _tidy_markdown(text: str) -> str:
@@ -644,7 +453,7 @@ def _tidy_markdown(text: str) -> str:
     fence = ""
     for line in text.split("\n"):
         line = line.rstrip() if not fence else line
-        match = _FENCE.match(line)
+        match = FENCE_OPENING.match(line)
         if fence:
             if match and match.group(1)[0] == fence[0] and len(match.group(1)) >= len(fence):
                 fence = ""
@@ -694,3 +503,22 @@ def render_all(
     }
     documents[TASK_JSON] = guide.task.to_json()
     return documents
+
+
+def template_macros(
+    guide: Guide,
+    template: str | os.PathLike[str] = "contractor",
+    *,
+    filename: str | None = None,
+    release: Mapping[str, Any] | None = None,
+) -> Any:
+    """A template's macros (the contractor page's `record_value(field, value)`, `example_block`, ...)
+    bound to the guide's context, found and configured exactly as `render` finds them.
+
+    The template is run once with no sections (cheap even for a long guide), so the notebook widgets
+    render records through the very markup `labelbook build` writes into guide.html.
+    """
+    filename = filename or _default_filename(template)
+    notebook_dir = guide.source_path.resolve().parent
+    compiled = _load_template(template, filename, notebook_dir)
+    return compiled.make_module({**_context(guide, release), "sections": ()})

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 import labelbook as lb
-from labelbook import cli, render
+from labelbook import cli, files, render
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "trajectory-rating" / "guide.ipynb"
@@ -169,7 +169,7 @@ def test_outputs_are_never_half_written(tmp_path: Path, monkeypatch: pytest.Monk
 
     monkeypatch.setattr(os, "replace", failing_replace)
     with pytest.raises(OSError):
-        cli._write_atomically(out, render.render_all(lb.load(EXAMPLE)))
+        files.write_texts(out, render.render_all(lb.load(EXAMPLE)))
     monkeypatch.setattr(os, "replace", real_replace)
     expected = render.render_all(lb.load(EXAMPLE))
     for path in out.iterdir():

@@ -6,6 +6,7 @@ import base64
 import dataclasses
 import hashlib
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -455,6 +456,13 @@ def test_bad_input_names_the_file_the_cell_and_the_fix(
         lb.load(path)
     for fragment in expected:
         assert fragment in str(caught.value)
+    assert caught.value.path == path, "the error carries the notebook"
+    named = [
+        int(n) for n in re.findall(r"\d+", (re.search(r"\bcells? [\d, ]+", caught.value.problem) or [""])[0])
+    ]
+    assert caught.value.cell == named[-1] if named else caught.value.cell is None, (
+        "it carries the cell it names"
+    )
 
 
 def test_an_unknown_question_type_in_a_task_json_names_the_task_cell(tmp_path: Path) -> None:

@@ -92,7 +92,7 @@ def test_task_json_is_the_tasks_own_and_round_trips() -> None:
 
 
 def test_the_example_is_lint_clean() -> None:
-    assert lb.load(EXAMPLE / "guide.ipynb").lint() == []
+    assert lb.lint(lb.load(EXAMPLE / "guide.ipynb")) == []
 
 
 def test_documents_do_not_depend_on_where_the_notebook_is(tmp_path: Path) -> None:
@@ -520,3 +520,13 @@ def test_documents_render_the_same_in_parallel_threads() -> None:
         sys.setswitchinterval(interval)
     assert parallel == serial
     assert 'id="doc3-step-7"' in serial["doc3"]
+
+
+def test_template_macros_render_a_record_as_the_contractor_page_does() -> None:
+    guide = lb.load(EXAMPLE / "guide.ipynb")
+    macros = render.template_macros(guide)
+    field = guide.task.field("instruction")
+    shown = str(macros.record_value(field, "Fix <b>the</b> test")).strip()
+    assert shown == '<pre class="text" tabindex="0">Fix &lt;b&gt;the&lt;/b&gt; test</pre>'
+    example = str(macros.record_value(field, guide.examples[0].record["instruction"])).strip()
+    assert example in render.render(guide, "contractor")

@@ -165,11 +165,15 @@ def _status_error(
     return BackendError(f"Argilla at {url} answered {response.status_code}{what}: {str(detail)[:500]}{hint}")
 
 
-def _same_server(a: str, b: str) -> bool:
-    def norm(url: str) -> str:
-        return url.rstrip("/").replace("://localhost:", "://127.0.0.1:")
+def same_server(a: str, b: str) -> bool:
+    """Whether two base URLs name the same server (loopback names are one host)."""
+    from urllib.parse import urlsplit
 
-    return norm(a) == norm(b)
+    loopback = {"localhost", "127.0.0.1", "::1"}
+    x, y = urlsplit(a.rstrip("/")), urlsplit(b.rstrip("/"))
+    hosts = {(x.hostname or "").lower(), (y.hostname or "").lower()}
+    same_host = len(hosts) == 1 or hosts <= loopback
+    return x.scheme == y.scheme and same_host and (x.port or 0) == (y.port or 0) and x.path == y.path
 
 
 def connect(
@@ -218,7 +222,7 @@ def connect(
                 continue
             checked.add(info.data_dir)
             running = info.state == "running" and info.url is not None and info.credentials is not None
-            if running and info.url is not None and (url is None or _same_server(url, info.url)):
+            if running and info.url is not None and (url is None or same_server(url, info.url)):
                 url = url or info.url
                 key = key or (info.credentials.api_key if info.credentials else None)
                 local_dir = str(info.data_dir)

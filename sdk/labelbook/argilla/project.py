@@ -8,11 +8,11 @@ project.annotations(wide=True, fields=True, since="2025-06-01T00:00:00Z")
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
+import labelbook.argilla._api as _api
 from labelbook.argilla._client import Connection, connect
 from labelbook.argilla.roster import roster_versions, vendors_at
 from labelbook.argilla.state import ProjectState, read_gold, state_dir
@@ -20,9 +20,10 @@ from labelbook.errors import LabelbookError
 from labelbook.releases import deployments, store_path
 
 if TYPE_CHECKING:
+    import argilla as rg
     import pandas as pd
 
-PAGE = 1000  # argilla-server's largest page of records
+    from labelbook.argilla.result import PublishResult
 
 
 def _value(kind: str, raw: Any) -> Any:
@@ -34,13 +35,22 @@ def _value(kind: str, raw: Any) -> Any:
 class Project:
     """A published labeling project: its dataset on an Argilla server, its roster and gold answers."""
 
-    def __init__(self, notebook: str | os.PathLike[str], state: ProjectState, connection: Connection) -> None:
+    def __init__(
+        self,
+        notebook: str | os.PathLike[str],
+        state: ProjectState,
+        connection: Connection,
+        *,
+        last_publish: PublishResult | None = None,
+    ) -> None:
         self.notebook = Path(notebook)
         """The guide notebook (its release store and state sit beside it)."""
         self.state = state
         """project.json: server, workspace, dataset, live release, roster."""
         self.connection = connection
         """The connection to the server (its API key is not in any repr)."""
+        self.last_publish = last_publish
+        """What the publish that returned this project did (None for `Project.open`)."""
 
     def __repr__(self) -> str:
         return (
@@ -90,6 +100,20 @@ class Project:
         """The dataset in the Argilla web UI."""
         return f"{self.state.server_url}/dataset/{self.state.dataset_id}/annotation-mode"
 
+    @property
+    def dataset(self) -> rg.Dataset:
+        """The dataset as the argilla SDK's `rg.Dataset`: go on with the SDK (records, progress, settings)."""
+        from labelbook.errors import BackendError
+
+        with self.connection.errors(f"reading dataset {self.state.dataset!r}"):
+            found = self.connection.client.datasets(id=self.state.dataset_id)
+        if found is None:
+            raise BackendError(
+                f"dataset {self.state.dataset!r} ({self.state.dataset_id}) is no longer on "
+                f"{self.state.server_url}; publish the notebook again to make it anew."
+            )
+        return found
+
     def gold(self) -> pd.DataFrame:
         """The expert answers, tidy: record_id, question, value (kept locally, never uploaded)."""
         import pandas as pd
@@ -112,28 +136,11 @@ class Project:
             ]
         return {u["id"]: u["username"] for u in users}
 
-    def _records(self) -> list[dict[str, Any]]:
-        path = f"/api/v1/datasets/{self.state.dataset_id}/records"
-
-        def page(offset: int) -> dict[str, Any]:
-            reply: dict[str, Any] = self.connection.request(
-                "GET",
-                path,
-                params={"include": "responses", "offset": offset, "limit": PAGE},
-                doing="pulling records",
-            )
-            return reply
-
-        first = page(0)
-        items: list[dict[str, Any]] = list(first["items"])
-        total = int(first.get("total") or len(items))
-        if len(items) < PAGE:
-            return items
-        # Pages fetched two at a time: the server encodes one while the client decodes the other.
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            for reply in pool.map(page, range(PAGE, max(total, PAGE), PAGE)):
-                items.extend(reply["items"])
-        return items
+    def records(self) -> list[dict[str, Any]]:
+        """Every record of the dataset as the server lists it, with its responses (user ids, not
+        names); what `annotations` is made from, for callers that need the records themselves."""
+        listed = _api.records(self.connection, self.state.dataset_id, responses=True, doing="pulling records")
+        return cast(list[dict[str, Any]], listed)
 
     def annotations(
         self,
@@ -152,7 +159,7 @@ class Project:
         kinds = {q.name: q.kind for q in task.questions}
         names = self._usernames()
         gold = set(read_gold(state_dir(store_path(self.notebook))))
-        records = self._records()
+        records = self.records()
         field_names = [f.name for f in task.fields] if fields is True else list(fields or [])
         metadata_names = [m.name for m in task.metadata] if metadata is True else list(metadata or [])
 
@@ -199,8 +206,8 @@ class Project:
         the guide as the notebook holds it now, the gold answers and the roster's rates."""
         import pandas as pd
 
-        from labelbook import quality
         from labelbook.notebook import load
+        from labelbook.quality import report
 
         roster = pd.DataFrame(
             [{"username": a.username, "vendor": a.vendor, "rate": a.rate} for a in self.state.roster],
@@ -209,7 +216,7 @@ class Project:
         options.setdefault("rates", roster if roster["rate"].notna().any() else None)
         options.setdefault("record_url", self.url)
         options.setdefault("dataset_url", self.url)
-        return quality.report(
+        return report(
             self.annotations(),
             guide=guide if guide is not None else load(self.notebook),
             gold=self.gold_status(),

@@ -1,13 +1,18 @@
 """Publish a release to Argilla: workspace, dataset settings, guidelines, roster, records, gold.
 
 One pass, in this order, so that a failure leaves nothing half-explained to contractors:
-1. everything given is read and validated (records, roster, gold) before any request;
-2. the workspace and the dataset are created, or the dataset's guidelines and question
+1. everything given is read and validated (records, roster, gold) before any request, and
+   suggestions that would set gold records apart are warned about (`gold`); the API key's role is
+   checked (owner, or admin of an existing workspace) before anything changes; the rest runs
+   under the project's publish lock (`state.publish_lock`);
+2. the workspace and the dataset are created (marked as this project's, `ownership`), or, once
+   the dataset is known to be this project's, its guidelines and question
    descriptions are updated in place for a compatible newer release (a major release on an
    existing dataset is refused unless `new_dataset=True`), and the deployment log records the
    moment (the server's clock, the same clock the responses are stamped with);
 3. the roster is synced;
-4. records are upserted in batches by their stable id, skipping the ids already on the server:
+4. records are upserted in batches by their stable id, gold records spread among the regular
+   records this publish adds, skipping the ids already on the server:
    publishing the same rows again adds nothing, and a publish that was killed resumes where it
    stopped when run again. A row whose id is published but whose fields or metadata differ is
    left as it is and reported (`records_changed`), or overwritten with `update=True` (its
@@ -16,103 +21,35 @@ One pass, in this order, so that a failure leaves nothing half-explained to cont
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import os
 import warnings
-from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
+import labelbook.argilla.ownership as ownership
 from labelbook.argilla._client import Connection, connect
+from labelbook.argilla.dataset import Place, find, place_dataset
+from labelbook.argilla.gold import suggestion_tells
+from labelbook.argilla.inputs import Inputs
 from labelbook.argilla.inputs import check as check_inputs
-from labelbook.argilla.records import RecordsSource, Suggest, interleave
-from labelbook.argilla.roster import RosterChanges, record_roster, sync_roster
-from labelbook.argilla.settings import (
-    dataset_payload,
-    field_payload,
-    fit_guidelines,
-    metadata_payload,
-    question_description,
-    question_payload,
-    question_settings,
-)
-from labelbook.argilla.state import ProjectState, read_gold, state_dir, write_gold
-from labelbook.errors import BackendError, ChangedRecordsWarning, ReleaseError
-from labelbook.releases import Release, Version, deployments, latest_release, open_release, record_deployment
+from labelbook.argilla.project import Project
+from labelbook.argilla.records import RecordsSource, Suggest
+from labelbook.argilla.result import PublishResult
+from labelbook.argilla.roster import record_roster, sync_roster
+from labelbook.argilla.state import Annotator, ProjectState, publish_lock, read_gold, state_dir, write_gold
+from labelbook.argilla.upload import BATCH, send_records
+from labelbook.errors import BackendError, ChangedRecordsWarning, GoldLeakWarning, ReleaseError
+from labelbook.releases import Release, latest_release, open_release
 from labelbook.task import Task
 
-MAX_BATCH = 500  # argilla-server's limit per bulk upsert
-# Measured on the embedded server (benchmarks/publish_throughput.py): 256 records per request with
-# two requests in flight beats both 500 per request and one request at a time.
-BATCH = 256
 _WORKSPACE_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789-_"
-
-
-@dataclass
-class PublishResult:
-    """What a publish did (no secrets in the repr; `roster.new_passwords` holds the new ones)."""
-
-    url: str
-    """The Argilla server."""
-    workspace: str
-    """Workspace name."""
-    dataset: str
-    """Dataset name."""
-    dataset_id: str
-    """Dataset id."""
-    version: str
-    """The release now live in the dataset."""
-    created: bool = False
-    """Whether the dataset was created by this publish."""
-    deployed: bool = False
-    """Whether this publish changed the live release (a line was added to the deployment log)."""
-    records_added: int = 0
-    """Records uploaded now."""
-    records_skipped: int = 0
-    """Records already on the server (same id), left as they are."""
-    records_updated: int = 0
-    """Records already on the server whose fields or metadata were overwritten (`update=True`)."""
-    records_changed: list[str] = field(default_factory=list)
-    """Ids whose fields or metadata differ from the published record, left as they are (`update=False`)."""
-    gold_published: int = 0
-    """Gold records among the records uploaded now."""
-    ignored_columns: list[str] = field(default_factory=list)
-    """Input columns that fed nothing (answers are never uploaded)."""
-    roster: RosterChanges | None = None
-    """What the roster sync did."""
-    state_dir: Path | None = None
-    """`<stem>.labelbook/`: project.json, gold.jsonl, credentials.csv."""
-
-    @property
-    def changed_message(self) -> str | None:
-        """What to do about `records_changed`, or None when there are none."""
-        changed = self.records_changed
-        if not changed:
-            return None
-        many = len(changed) != 1
-        return (
-            f"{len(changed)} published record{'s' if many else ''} changed fields or metadata under the same "
-            f"id and {'were' if many else 'was'} left as published (first: {', '.join(changed[:3])}"
-            f"{', …' if len(changed) > 3 else ''}). Publish again with update=True (--update) to overwrite "
-            "them (their answers stay), or give the new rows new ids."
-        )
-
-    @property
-    def ui_url(self) -> str:
-        """The dataset in the Argilla web UI."""
-        return f"{self.url}/dataset/{self.dataset_id}/annotation-mode"
 
 
 def _workspace_name(name: str) -> str:
     slug = "".join(c if c in _WORKSPACE_CHARS else "-" for c in name.lower()).strip("-_")
     return slug or "labelbook"
-
-
-def _utc(text: str) -> datetime:
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def resolve_release(
@@ -132,188 +69,6 @@ def resolve_release(
     return found
 
 
-def _find(items: list[dict[str, Any]], **match: Any) -> dict[str, Any] | None:
-    for item in items:
-        if all(item.get(k) == v for k, v in match.items()):
-            return item
-    return None
-
-
-def create_dataset(
-    connection: Connection, task: Task, name: str, workspace_id: str, guidelines: str
-) -> dict[str, Any]:
-    """Create, configure and publish a dataset for the task; a half-made dataset is deleted again."""
-    created: dict[str, Any] = connection.request(
-        "POST",
-        "/api/v1/datasets",
-        doing=f"creating dataset {name!r}",
-        json=dataset_payload(task, name, workspace_id, guidelines),
-    )
-    base = f"/api/v1/datasets/{created['id']}"
-    try:
-        for item in task.fields:
-            connection.request(
-                "POST", f"{base}/fields", doing=f"adding field {item.name!r}", json=field_payload(item)
-            )
-        for q in task.questions:
-            connection.request(
-                "POST", f"{base}/questions", doing=f"adding question {q.name!r}", json=question_payload(q)
-            )
-        for declared in task.metadata:
-            connection.request(
-                "POST",
-                f"{base}/metadata-properties",
-                doing=f"adding metadata {declared.name!r}",
-                json=metadata_payload(declared),
-            )
-        published: dict[str, Any] = connection.request(
-            "PUT", f"{base}/publish", doing="publishing the dataset"
-        )
-        return published
-    except BackendError:
-        connection.request("DELETE", base)
-        raise
-
-
-def _deployed_version(store: Path, dataset_id: str) -> Version | None:
-    live = [d for d in deployments(store) if d.dataset_id == dataset_id]
-    return Version.parse(live[-1].version) if live else None
-
-
-def _update_in_place(connection: Connection, dataset_id: str, task: Task, guidelines: str) -> datetime:
-    """New guidelines, titles, descriptions, labels and metadata on a live dataset; the server's time."""
-    questions = connection.request("GET", f"/api/v1/datasets/{dataset_id}/questions")["items"]
-    by_name = {q["name"]: q for q in questions}
-    fields = {
-        f["name"]: f for f in connection.request("GET", f"/api/v1/datasets/{dataset_id}/fields")["items"]
-    }
-    missing_fields = [f.name for f in task.fields if f.name not in fields]
-    if missing_fields:
-        raise BackendError(
-            f"this release adds field(s) {', '.join(missing_fields)}, which Argilla cannot add to a dataset "
-            "that already has records; publish with --new-dataset to start a new dataset."
-        )
-    for item in task.fields:
-        if fields[item.name]["title"] != item.title:
-            connection.request(
-                "PATCH", f"/api/v1/fields/{fields[item.name]['id']}", json={"title": item.title}
-            )
-    for q in task.questions:
-        body: dict[str, Any] = {"title": q.title, "description": question_description(q) or None}
-        existing = by_name.get(q.name)
-        if existing is None:
-            raise BackendError(
-                f"this release adds question {q.name!r}, which Argilla cannot add to a published dataset; "
-                "publish with --new-dataset to start a new dataset for it."
-            )
-        wanted = question_settings(q)
-        if "options" in wanted and existing["settings"].get("options") != wanted["options"]:
-            body["settings"] = {"type": wanted["type"], "options": wanted["options"]}
-        connection.request(
-            "PATCH", f"/api/v1/questions/{existing['id']}", doing=f"updating question {q.name!r}", json=body
-        )
-    properties = connection.request("GET", f"/api/v1/me/datasets/{dataset_id}/metadata-properties")["items"]
-    known = {p["name"] for p in properties}
-    for declared in task.metadata:
-        if declared.name not in known:
-            connection.request(
-                "POST",
-                f"/api/v1/datasets/{dataset_id}/metadata-properties",
-                doing=f"adding metadata {declared.name!r}",
-                json=metadata_payload(declared),
-            )
-    updated = connection.request(
-        "PATCH",
-        f"/api/v1/datasets/{dataset_id}",
-        doing="updating the guidelines",
-        json={
-            "guidelines": fit_guidelines(guidelines),
-            "distribution": {"strategy": "overlap", "min_submitted": task.overlap},
-        },
-    )
-    return _utc(updated["updated_at"])
-
-
-def existing_records(connection: Connection, dataset_id: str) -> dict[str, dict[str, Any]]:
-    """Fields and metadata of every record of the dataset, by external id."""
-    found: dict[str, dict[str, Any]] = {}
-    offset = 0
-    while True:
-        page = connection.request(
-            "GET",
-            f"/api/v1/datasets/{dataset_id}/records",
-            params={"offset": offset, "limit": 1000},
-            doing="listing the records already published",
-        )["items"]
-        for record in page:
-            if record.get("external_id") is not None:
-                found[record["external_id"]] = record
-        if len(page) < 1000:
-            return found
-        offset += len(page)
-
-
-def content_differs(payload: Mapping[str, Any], on_server: Mapping[str, Any]) -> bool:
-    """Whether a prepared record's fields or metadata differ from the published record's."""
-    return payload["fields"] != on_server.get("fields") or (payload.get("metadata") or {}) != (
-        on_server.get("metadata") or {}
-    )
-
-
-def upload(
-    connection: Connection,
-    dataset_id: str,
-    payloads: Sequence[Mapping[str, Any]],
-    *,
-    batch_size: int = BATCH,
-    workers: int = 2,
-    progress: bool = True,
-) -> int:
-    """Upsert records by external id in batches, `workers` requests in flight; records sent."""
-    from tqdm.auto import tqdm
-
-    if not payloads:
-        return 0
-    batch_size = max(1, min(batch_size, MAX_BATCH))
-    questions = connection.request("GET", f"/api/v1/datasets/{dataset_id}/questions")["items"]
-    question_ids = {q["name"]: q["id"] for q in questions}
-
-    def wire(body: Mapping[str, Any]) -> dict[str, Any]:
-        if "suggestions" not in body:
-            return dict(body)
-        out = dict(body)
-        out["suggestions"] = [
-            {
-                **{k: v for k, v in s.items() if k != "question_name"},
-                "question_id": question_ids[s["question_name"]],
-            }
-            for s in body["suggestions"]
-        ]
-        return out
-
-    batches = [payloads[i : i + batch_size] for i in range(0, len(payloads), batch_size)]
-
-    def send(batch: Sequence[Mapping[str, Any]]) -> int:
-        connection.request(
-            "PUT",
-            f"/api/v1/datasets/{dataset_id}/records/bulk",
-            doing="uploading records",
-            json={"items": [wire(b) for b in batch]},
-        )
-        return len(batch)
-
-    sent = 0
-    # Two requests in flight: the client builds and encodes one batch while the server stores the other.
-    with (
-        tqdm(total=len(payloads), unit="record", desc="publishing", disable=not progress) as bar,
-        ThreadPoolExecutor(max_workers=max(1, workers)) as pool,
-    ):
-        for done in pool.map(send, batches):
-            sent += done
-            bar.update(done)
-    return sent
-
-
 def publish(
     release_or_notebook: Release | str | os.PathLike[str],
     records: RecordsSource | None = None,
@@ -330,6 +85,7 @@ def publish(
     suggestion_agent: str | None = None,
     new_dataset: bool = False,
     update: bool = False,
+    adopt: bool = False,
     batch_size: int = BATCH,
     workers: int = 2,
     progress: bool = True,
@@ -337,31 +93,64 @@ def publish(
     api_key: str | None = None,
     data_dir: str | os.PathLike[str] | None = None,
     connection: Connection | None = None,
-) -> PublishResult:
-    """Publish a release (or a notebook's latest release) and records to Argilla; see the module doc."""
-    release = resolve_release(release_or_notebook, version)
-    store = release.path.parent
-    folder = state_dir(store)
-    task = Task.from_json(release.text("task.json"), source=str(release.path / "task.json"))
-    guidelines = release.text("guide.md")
+) -> Project:
+    """Publish a release (or a notebook's latest release) and records to Argilla; see the module doc.
 
+    Returns the `Project`, what was published to, with what this publish did as `last_publish`.
+    """
+    release = resolve_release(release_or_notebook, version)
+    task = Task.from_json(release.text("task.json"), source=str(release.path / "task.json"))
     # 1. Validate everything before the first request: every problem of every input, in one error.
     given = check_inputs(
         task,
         records,
         annotators,
         gold,
-        folder=folder,
+        folder=state_dir(release.path.parent),
         mapping=mapping,
         id_column=id_column,
         suggest=suggest,
         suggestion_agent=suggestion_agent,
     )
-    prepared, roster, gold_answers = given.prepared, given.roster, given.gold
-
+    prepared = given.prepared
+    tells = suggestion_tells(task, prepared.ids, prepared.payloads, given.gold) if prepared else []
+    for tell in tells:
+        warnings.warn(f"gold records: {tell}", GoldLeakWarning, stacklevel=2)
     owned = connection is None
-    recorded = ProjectState.read(folder)  # publish again where the project lives, unless told otherwise
-    conn = connection or connect(
+    conn = connection or _connect(release, api_url, api_key, data_dir)
+    try:
+        result = _publish(
+            release,
+            task,
+            given,
+            conn,
+            workspace=workspace,
+            dataset=dataset,
+            gold_rate=gold_rate,
+            new_dataset=new_dataset,
+            update=update,
+            adopt=adopt,
+            batch_size=batch_size,
+            workers=workers,
+            progress=progress,
+        )
+        result.gold_tells = tells
+    finally:
+        if owned:
+            conn.close()
+    state = ProjectState.read(state_dir(release.path.parent))
+    assert state is not None  # the publish wrote it
+    # The project reconnects on first use with the same server and key: the connection publish
+    # opened is closed, so a result left unused holds no sockets.
+    fresh = conn if not owned else dataclasses.replace(conn, _client=None, _http=None)
+    return Project(_notebook_of(release_or_notebook, release), state, fresh, last_publish=result)
+
+
+def _connect(
+    release: Release, api_url: str | None, api_key: str | None, data_dir: str | os.PathLike[str] | None
+) -> Connection:
+    recorded = ProjectState.read(state_dir(release.path.parent))  # publish again where it lives
+    return connect(
         api_url,
         api_key,
         data_dir=data_dir,
@@ -369,64 +158,64 @@ def publish(
         recorded_data_dir=recorded.data_dir if recorded else None,
         purpose="publish to",
     )
+
+
+def _notebook_of(given: Release | str | os.PathLike[str], release: Release) -> Path:
+    """The notebook a publish was given, or the one beside the release's store."""
+    if not isinstance(given, Release):
+        return Path(given)
+    store = release.path.parent
+    stem = store.name.removesuffix(".releases")
+    for suffix in (".ipynb", ".py"):
+        if (store.parent / f"{stem}{suffix}").exists():
+            return store.parent / f"{stem}{suffix}"
+    return store
+
+
+def _publish(
+    release: Release,
+    task: Task,
+    given: Inputs,
+    conn: Connection,
+    *,
+    workspace: str | None,
+    dataset: str | None,
+    gold_rate: float | None,
+    new_dataset: bool,
+    update: bool,
+    adopt: bool,
+    batch_size: int,
+    workers: int,
+    progress: bool,
+) -> PublishResult:
+    """Steps 2 to 4 of the module doc, with inputs already checked."""
+    store = release.path.parent
+    folder = state_dir(store)
+    guidelines = release.text("guide.md")
+    prepared, roster, gold_answers = given.prepared, given.roster, given.gold
+    held_lock = contextlib.ExitStack()
     try:
+        role = _publisher_role(conn)
+        held_lock.enter_context(publish_lock(folder))  # one publish of a project at a time
         state = ProjectState.read(folder)
+        project = ownership.project_id(folder)
         # 2. Workspace and dataset.
         workspace_name = workspace or (state.workspace if state else _workspace_name(task.name))
-        workspaces = conn.request("GET", "/api/v1/me/workspaces", doing="listing workspaces")["items"]
-        found_ws = _find(workspaces, name=workspace_name)
-        if found_ws is None:
-            found_ws = conn.request(
-                "POST",
-                "/api/v1/workspaces",
-                doing=f"creating workspace {workspace_name!r}",
-                json={"name": workspace_name},
-            )
-        workspace_id = str(found_ws["id"])
+        workspace_id = _workspace_id(conn, role, workspace_name, enrolling=roster is not None)
         dataset_name = dataset or (
             state.dataset
             if state and state.workspace == workspace_name and state.server_url == conn.url
             else task.name
         )
         datasets = conn.request("GET", "/api/v1/me/datasets", doing="listing datasets")["items"]
-        existing = _find(datasets, name=dataset_name, workspace_id=workspace_id)
+        existing = find(datasets, name=dataset_name, workspace_id=workspace_id)
         result = PublishResult(
             conn.url, workspace_name, dataset_name, "", str(release.version), state_dir=folder
         )
-        if existing is not None:
-            dataset_id = str(existing["id"])
-            live = _deployed_version(store, dataset_id)
-            if live is not None and release.version.major > live.major and not new_dataset:
-                raise ReleaseError(
-                    f"release {release.version} is incompatible with {live}, live in dataset "
-                    f"{dataset_name!r}: answers given under the old guidelines may not fit the new "
-                    "questions. Publish it to a new dataset with --new-dataset (the old one stays as "
-                    f"it is), or publish a {live.major}.x release."
-                )
-            if live is not None and release.version < live and not new_dataset:
-                raise ReleaseError(
-                    f"release {release.version} is older than {live}, live in dataset {dataset_name!r}; "
-                    "publish the latest release, or make a new release that reverts the change."
-                )
-            if new_dataset and live is not None and release.version.major > live.major:
-                existing = None
-                dataset_name = f"{task.name}-v{release.version.major}"
-                existing = _find(datasets, name=dataset_name, workspace_id=workspace_id)
-        if existing is None:
-            created = create_dataset(conn, task, dataset_name, workspace_id, guidelines)
-            dataset_id = str(created["id"])
-            result.created = True
-            at = _utc(conn.request("GET", f"/api/v1/datasets/{dataset_id}")["updated_at"])
-            record_deployment(store, release.version, conn.url, dataset_id, at)
-            result.deployed = True
-        else:
-            dataset_id = str(existing["id"])
-            live = _deployed_version(store, dataset_id)
-            at = _update_in_place(conn, dataset_id, task, guidelines)
-            if live != release.version:
-                record_deployment(store, release.version, conn.url, dataset_id, at)
-                result.deployed = True
-        result.dataset, result.dataset_id = dataset_name, dataset_id
+        place = Place(state, project, store, guidelines, workspace_name, workspace_id, dataset_name)
+        at = place_dataset(
+            conn, release, task, place, existing, datasets, result, new_dataset=new_dataset, adopt=adopt
+        )
 
         # 3. Roster.
         if roster is not None:
@@ -437,34 +226,73 @@ def publish(
         if gold_answers:
             write_gold(folder, {**read_gold(folder), **gold_answers})
         if prepared is not None:
-            order = interleave(prepared.ids, set(gold_answers), gold_rate)
-            by_id = dict(zip(prepared.ids, prepared.payloads, strict=True))
-            on_server = {} if result.created else existing_records(conn, dataset_id)
-            changed = [i for i in order if i in on_server and content_differs(by_id[i], on_server[i])]
-            resend = set(changed) if update else set()
-            todo = [by_id[i] for i in order if i not in on_server or i in resend]
-            result.records_skipped = len(order) - len(todo)
-            result.records_updated = len(resend)
-            result.records_changed = [] if update else changed
-            result.ignored_columns = prepared.ignored_columns
-            sent = upload(conn, dataset_id, todo, batch_size=batch_size, workers=workers, progress=progress)
-            result.records_added = sent - len(resend)
-            result.gold_published = sum(1 for body in todo if body["external_id"] in gold_answers)
+            send_records(
+                conn,
+                prepared,
+                gold_answers,
+                folder,
+                result,
+                gold_rate=gold_rate,
+                update=update,
+                batch_size=batch_size,
+                workers=workers,
+                progress=progress,
+            )
 
         if result.changed_message:
-            warnings.warn(result.changed_message, ChangedRecordsWarning, stacklevel=2)
-        previous = state.roster if state and roster is None else []
-        ProjectState(
-            server_url=conn.url,
-            workspace=workspace_name,
-            workspace_id=workspace_id,
-            dataset=dataset_name,
-            dataset_id=dataset_id,
-            version=str(release.version),
-            roster=roster if roster is not None else previous,
-            data_dir=conn.data_dir,
-        ).write(folder)
+            warnings.warn(result.changed_message, ChangedRecordsWarning, stacklevel=3)
+        kept = roster if roster is not None else state.roster if state else []
+        _save_state(folder, conn, result, workspace_id, roster=kept)
         return result
     finally:
-        if owned:
-            conn.close()
+        held_lock.close()
+
+
+def _save_state(
+    folder: Path, conn: Connection, result: PublishResult, workspace_id: str, *, roster: list[Annotator]
+) -> None:
+    """Write project.json: where the project now lives and with whom."""
+    ProjectState(
+        server_url=conn.url,
+        workspace=result.workspace,
+        workspace_id=workspace_id,
+        dataset=result.dataset,
+        dataset_id=result.dataset_id,
+        version=result.version,
+        roster=roster,
+        data_dir=conn.data_dir,
+    ).write(folder)
+
+
+def _workspace_id(conn: Connection, role: str, workspace_name: str, *, enrolling: bool) -> str:
+    """The workspace's id, created if missing (an admin may neither create it nor enrol annotators)."""
+    workspaces = conn.request("GET", "/api/v1/me/workspaces", doing="listing workspaces")["items"]
+    found_ws = find(workspaces, name=workspace_name)
+    if role != "owner" and (found_ws is None or enrolling):
+        raise BackendError(
+            "an admin's API key cannot "
+            + (f"create workspace {workspace_name!r}" if found_ws is None else "create or enrol annotators")
+            + f" on {conn.url}; nothing was changed. Publish with an owner's key"
+            + (", or ask an owner to create the workspace and add you to it." if found_ws is None else ".")
+        )
+    if found_ws is None:
+        found_ws = conn.request(
+            "POST",
+            "/api/v1/workspaces",
+            doing=f"creating workspace {workspace_name!r}",
+            json={"name": workspace_name},
+        )
+    return str(found_ws["id"])
+
+
+def _publisher_role(conn: Connection) -> str:
+    """The key's role; a key that is neither an owner's nor an admin's is refused before anything changes."""
+    me = conn.request("GET", "/api/v1/me", doing="checking the API key's role")
+    role = str(me.get("role", ""))
+    if role not in ("owner", "admin"):
+        raise BackendError(
+            f"the API key of {me.get('username', 'this user')!r} on {conn.url} has the role {role!r}: "
+            "publishing takes an owner's key (or an admin's, for a workspace they belong to). Nothing was "
+            "changed; set ARGILLA_API_KEY to an owner's key."
+        )
+    return role

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from labelbook.errors import RecordsError, TaskError
+from labelbook.markup import fence
 from labelbook.task import ChatField, Metadata, Question, RankingQuestion, Task
 
 RecordsSource = Any  # a pandas DataFrame, a path to .csv/.jsonl/.json/.parquet, or a list of dicts
@@ -222,13 +223,6 @@ _CHAT_LIMIT = 20000  # argilla-server's longest message (longer ones are cut, an
 CHAT_MAX_MESSAGES = 500  # argilla-server's most messages in one chat field (CHAT_FIELDS_MAX_MESSAGES)
 
 
-def _fence(text: str, info: str = "") -> str:
-    ticks = "```"
-    while ticks in text:
-        ticks += "`"
-    return f"{ticks}{info}\n{text}\n{ticks}"
-
-
 def argilla_chat(task_field: ChatField, value: Any) -> list[dict[str, str]]:
     """A labelbook chat value as Argilla's messages: each {role, content}, with tool calls, shell
     commands, their output and exit codes written into the content as markdown."""
@@ -237,17 +231,17 @@ def argilla_chat(task_field: ChatField, value: Any) -> list[dict[str, str]]:
         parts = [message.content] if message.content.strip() else []
         for call in message.tool_calls:
             arguments = call.arguments
-            command = arguments.get("command") if isinstance(arguments, Mapping) else None
-            if isinstance(command, str):
-                parts.append(f"`{call.name}`:\n" + _fence(f"$ {command}", "bash"))
+            command = call.command
+            if command is not None:
+                parts.append(f"`{call.name}`:\n" + fence(f"$ {command}", "bash"))
             else:
                 shown = arguments if isinstance(arguments, str) else json.dumps(arguments, ensure_ascii=False)
-                parts.append(f"`{call.name}` " + _fence(shown or "", "json"))
+                parts.append(f"`{call.name}` " + fence(shown or "", "json"))
         if message.command is not None:
             shell = f"$ {message.command}" + (f"\n{message.output}" if message.output else "")
-            parts.append(_fence(shell, "bash"))
+            parts.append(fence(shell, "bash"))
         elif message.output:
-            parts.append(_fence(message.output))
+            parts.append(fence(message.output))
         if message.exit_code not in (None, 0):
             parts.append(f"exit code {message.exit_code}")
         content = "\n\n".join(parts) or "(no text)"
@@ -330,26 +324,83 @@ def missing_column_hint(wanted: str, columns: Sequence[str], taken: set[str], op
     )
 
 
-def check_records(
-    task: Task,
-    rows: list[dict[str, Any]],
-    name: str,
-    offset: int = 0,
-    *,
-    mapping: Mapping[str, str] | None = None,
-    id_column: str = "id",
-    suggest: Suggest | None = None,
-    suggestion_agent: str | None = None,
-) -> tuple[Prepared, list[str]]:
-    """The records that are fine, ready to upload, and every problem found (each with its row)."""
-    mapping = dict(mapping or {})
+def _read_row(
+    row: Mapping[str, Any],
+    mapped: Mapping[str, str],
+    fields: Mapping[str, Any],
+    metadata: Mapping[str, Any],
+    questions: Mapping[str, Any],
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, dict[str, Any]]]:
+    """A row's field values, metadata and suggestion parts, by the column each is mapped to."""
+    record_fields: dict[str, Any] = {}
+    record_metadata: dict[str, Any] = {}
+    suggestions: dict[str, dict[str, Any]] = {}
+    for column, value in row.items():
+        target = mapped[column]
+        if value is None:
+            continue
+        if target in fields:
+            record_fields[target] = _coerce_field(fields[target], value)
+        elif target in metadata:
+            record_metadata[target] = _coerce_metadata(metadata[target], value)
+        elif ".suggestion" in target:
+            question, _, part = target.partition(".suggestion")
+            if question in questions:
+                found = {"": "value", ".score": "score", ".agent": "agent"}.get(part)
+                if found is None:
+                    continue
+                key = found
+                suggestions.setdefault(question, {})[key] = _maybe_json(value) if key == "value" else value
+    return record_fields, record_metadata, suggestions
+
+
+def _suggestion_payloads(
+    suggestions: dict[str, dict[str, Any]], questions: Mapping[str, Any], where: str, problems: list[str]
+) -> list[dict[str, Any]]:
+    """The suggestions of one row as the server takes them; what is wrong goes to `problems`."""
+    made: list[dict[str, Any]] = []
+    for question, parts in suggestions.items():
+        if question not in questions:
+            problems.append(f"{where}: suggestion for unknown question {question!r}")
+            continue
+        if "value" not in parts:
+            continue
+        try:
+            questions[question].validate_value(parts["value"])
+        except TaskError as err:
+            problems.append(f"{where}: suggestion: {err}")
+            continue
+        score = parts.get("score")
+        if score is not None:
+            try:
+                score = float(score)
+            except (TypeError, ValueError):
+                problems.append(f"{where}: suggestion score for {question!r} is not a number: {score!r}")
+                continue
+            if not 0 <= score <= 1:
+                problems.append(f"{where}: suggestion score for {question!r} is outside [0, 1]: {score}")
+                continue
+        payload: dict[str, Any] = {
+            "question_name": question,
+            "value": _suggestion_value(questions[question], parts["value"]),
+            "type": "model",
+        }
+        if score is not None:
+            payload["score"] = score
+        if parts.get("agent"):
+            payload["agent"] = str(parts["agent"])[:200]
+        made.append(payload)
+    return made
+
+
+def _check_columns(
+    task: Task, rows: list[dict[str, Any]], mapping: Mapping[str, str], id_column: str
+) -> tuple[list[str], dict[str, str], list[str]]:
+    """The columns of the rows, the target each is mapped to, and what is wrong with the mapping."""
     fields = {f.name: f for f in task.fields}
-    metadata = {m.name: m for m in task.metadata}
     questions = {q.name: q for q in task.questions}
-    targets = set(fields) | set(metadata)
+    targets = set(fields) | {m.name for m in task.metadata}
     problems: list[str] = []
-    if not rows:
-        return Prepared([], []), ["no records (the file has no rows)"]
     columns: list[str] = []
     for row in rows:
         for key in row:
@@ -374,6 +425,45 @@ def check_records(
                 f"no column for required field {item.name!r} (columns: {', '.join(columns) or 'none'})"
                 + missing_column_hint(item.name, columns, present & targets | {id_column})
             )
+    return columns, mapped, problems
+
+
+def _check_chats(
+    chat_fields: list[ChatField], record_fields: dict[str, Any], where: str, problems: list[str]
+) -> None:
+    """Chat fields in the server's message form (in place), and not longer than it takes."""
+    for chat in chat_fields:
+        if isinstance(record_fields.get(chat.name), list):
+            with contextlib.suppress(TaskError):  # already reported by validate_record
+                record_fields[chat.name] = argilla_chat(chat, record_fields[chat.name])
+            if len(record_fields[chat.name]) > CHAT_MAX_MESSAGES:
+                problems.append(
+                    f"{where}: field {chat.name!r} has {len(record_fields[chat.name])} messages; "
+                    f"argilla-server takes at most {CHAT_MAX_MESSAGES} per chat: split the conversation "
+                    "over several records, or merge consecutive tool steps into one message"
+                )
+
+
+def check_records(
+    task: Task,
+    rows: list[dict[str, Any]],
+    name: str,
+    offset: int = 0,
+    *,
+    mapping: Mapping[str, str] | None = None,
+    id_column: str = "id",
+    suggest: Suggest | None = None,
+    suggestion_agent: str | None = None,
+) -> tuple[Prepared, list[str]]:
+    """The records that are fine, ready to upload, and every problem found (each with its row)."""
+    mapping = dict(mapping or {})
+    fields = {f.name: f for f in task.fields}
+    metadata = {m.name: m for m in task.metadata}
+    questions = {q.name: q for q in task.questions}
+    targets = set(fields) | set(metadata)
+    if not rows:
+        return Prepared([], []), ["no records (the file has no rows)"]
+    columns, mapped, problems = _check_columns(task, rows, mapping, id_column)
     if problems:
         return Prepared([], []), problems
     ignored = [
@@ -387,27 +477,7 @@ def check_records(
     seen: dict[str, int] = {}
     for number, row in enumerate(rows, 1):
         where = _where(number, name, offset)
-        record_fields: dict[str, Any] = {}
-        record_metadata: dict[str, Any] = {}
-        suggestions: dict[str, dict[str, Any]] = {}
-        for column, value in row.items():
-            target = mapped[column]
-            if value is None:
-                continue
-            if target in fields:
-                record_fields[target] = _coerce_field(fields[target], value)
-            elif target in metadata:
-                record_metadata[target] = _coerce_metadata(metadata[target], value)
-            elif ".suggestion" in target:
-                question, _, part = target.partition(".suggestion")
-                if question in questions:
-                    found = {"": "value", ".score": "score", ".agent": "agent"}.get(part)
-                    if found is None:
-                        continue
-                    key = found
-                    suggestions.setdefault(question, {})[key] = (
-                        _maybe_json(value) if key == "value" else value
-                    )
+        record_fields, record_metadata, suggestions = _read_row(row, mapped, fields, metadata, questions)
         try:
             task.validate_record(record_fields)
         except TaskError as err:
@@ -431,53 +501,13 @@ def check_records(
             for question, given in (made or {}).items():
                 value, score = given if isinstance(given, tuple) else (given, None)
                 suggestions[question] = {"value": value, "score": score, "agent": agent}
-        suggestion_payloads = []
-        for question, parts in suggestions.items():
-            if question not in questions:
-                problems.append(f"{where}: suggestion for unknown question {question!r}")
-                continue
-            if "value" not in parts:
-                continue
-            try:
-                questions[question].validate_value(parts["value"])
-            except TaskError as err:
-                problems.append(f"{where}: suggestion: {err}")
-                continue
-            score = parts.get("score")
-            if score is not None:
-                try:
-                    score = float(score)
-                except (TypeError, ValueError):
-                    problems.append(f"{where}: suggestion score for {question!r} is not a number: {score!r}")
-                    continue
-                if not 0 <= score <= 1:
-                    problems.append(f"{where}: suggestion score for {question!r} is outside [0, 1]: {score}")
-                    continue
-            payload: dict[str, Any] = {
-                "question_name": question,
-                "value": _suggestion_value(questions[question], parts["value"]),
-                "type": "model",
-            }
-            if score is not None:
-                payload["score"] = score
-            if parts.get("agent"):
-                payload["agent"] = str(parts["agent"])[:200]
-            suggestion_payloads.append(payload)
+        suggestion_payloads = _suggestion_payloads(suggestions, questions, where, problems)
         raw_id = row.get(id_column)
         if id_column in row and raw_id is None:
             problems.append(f"{where}: empty {id_column!r}: every record needs an id (or drop the column)")
             continue
         record_id = str(raw_id) if raw_id is not None else content_id(record_fields)
-        for chat in chat_fields:
-            if isinstance(record_fields.get(chat.name), list):
-                with contextlib.suppress(TaskError):  # already reported by validate_record
-                    record_fields[chat.name] = argilla_chat(chat, record_fields[chat.name])
-                if len(record_fields[chat.name]) > CHAT_MAX_MESSAGES:
-                    problems.append(
-                        f"{where}: field {chat.name!r} has {len(record_fields[chat.name])} messages; "
-                        f"argilla-server takes at most {CHAT_MAX_MESSAGES} per chat: split the conversation "
-                        "over several records, or merge consecutive tool steps into one message"
-                    )
+        _check_chats(chat_fields, record_fields, where, problems)
         if record_id in seen:
             problems.append(
                 f"{where}: id {record_id!r} repeats {_where(seen[record_id], name, offset)}; use unique ids"

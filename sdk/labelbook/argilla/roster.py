@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from labelbook.argilla._client import Connection
 from labelbook.argilla.records import RecordsSource, missing_column_hint, read_rows
-from labelbook.argilla.state import Annotator, add_credentials
-from labelbook.errors import LabelbookError, RecordsError
+from labelbook.argilla.state import Annotator, add_credentials, remove_credentials
+from labelbook.errors import BackendError, LabelbookError, RecordsError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -167,21 +167,26 @@ def sync_roster(
         user = by_name.get(annotator.username.lower())
         if user is None:
             password = secrets.token_urlsafe(12)
-            user = connection.request(
-                "POST",
-                "/api/v1/users",
-                doing=f"creating user {annotator.username!r}",
-                json={
-                    "username": annotator.username,
-                    "first_name": annotator.username,
-                    "password": password,
-                    "role": "annotator",
-                },
-            )
+            # Saved before the account exists: a publish killed right after must not lose a password
+            # nobody can see again. If the server refuses the account, the password is forgotten again.
+            changes.credentials_file = add_credentials(folder, {annotator.username: password})
+            try:
+                user = connection.request(
+                    "POST",
+                    "/api/v1/users",
+                    doing=f"creating user {annotator.username!r}",
+                    json={
+                        "username": annotator.username,
+                        "first_name": annotator.username,
+                        "password": password,
+                        "role": "annotator",
+                    },
+                )
+            except BackendError:
+                remove_credentials(folder, [annotator.username])
+                raise
             changes.created.append(annotator.username)
             changes.new_passwords[annotator.username] = password
-            # Saved at once: a publish that fails later must not lose a password nobody can see again.
-            changes.credentials_file = add_credentials(folder, {annotator.username: password})
         else:
             changes.reused.append(annotator.username)
         if user["id"] not in member_ids:

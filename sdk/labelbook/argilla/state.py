@@ -1,10 +1,12 @@
 """What labelbook remembers about a published project, beside the notebook and apart from releases.
 
-    guide.labelbook/            (<notebook stem>.labelbook)
-      project.json              server URL, workspace, dataset id, the roster (no secrets)
+    guide.labelbook/            (<notebook stem>.labelbook, mode 0700)
+      project.json              server URL, workspace, dataset id, the roster with vendors and rates
+      project-id                this project's id, made once: the mark it leaves on its dataset
       gold.jsonl                expert answers: never uploaded, so no contractor can read them
       credentials.csv           generated annotator passwords, mode 0600
-      .gitignore                keeps credentials.csv out of version control
+      publish.lock              flock'ed while a publish runs (one publish of a project at a time)
+      .gitignore                `*`: nothing in this folder is ever committed
 
 The release store (`guide.releases/`) never holds any of this: it is shared with contractors'
 reviewers and committed; this folder holds what must not be.
@@ -12,11 +14,15 @@ reviewers and committed; this folder holds what must not be.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import os
+import socket
 import tempfile
+import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,12 +32,27 @@ from labelbook.errors import LabelbookError
 PROJECT = "project.json"
 GOLD = "gold.jsonl"
 CREDENTIALS = "credentials.csv"
+LOCK = "publish.lock"
+IGNORE = "# labelbook: gold answers, vendors and rates, passwords -- nothing here is ever committed\n*\n"
 
 
 def state_dir(store: Path) -> Path:
     """`<stem>.labelbook/` beside the notebook, for the release store `<stem>.releases/`."""
     stem = store.name[: -len(".releases")] if store.name.endswith(".releases") else store.name
     return store.parent / f"{stem}.labelbook"
+
+
+def private_dir(folder: Path) -> Path:
+    """Make the folder (0700) and its `.gitignore` of everything; upgrade an older `.gitignore`."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    ignore = folder / ".gitignore"
+    try:
+        current = ignore.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        current = ""
+    if "*" not in current.split("\n"):  # missing, or the one before 0.1 that listed credentials.csv only
+        _write(ignore, IGNORE)
+    return folder
 
 
 def _write(path: Path, text: str, mode: int = 0o644) -> None:
@@ -97,10 +118,8 @@ class ProjectState:
 
     def write(self, folder: Path) -> None:
         """Save atomically."""
-        _write(folder / PROJECT, json.dumps(asdict(self), indent=2, ensure_ascii=False) + "\n")
-        ignore = folder / ".gitignore"
-        if not ignore.exists():
-            _write(ignore, f"{CREDENTIALS}\n")
+        private_dir(folder)
+        _write(folder / PROJECT, json.dumps(asdict(self), indent=2, ensure_ascii=False) + "\n", 0o600)
 
     @property
     def vendors(self) -> dict[str, str]:
@@ -130,6 +149,7 @@ def read_gold(folder: Path) -> dict[str, dict[str, Any]]:
 def write_gold(folder: Path, gold: dict[str, dict[str, Any]]) -> None:
     """Save the expert answers (merged by the caller), readable only by their owner."""
     lines = [json.dumps({"id": key, "answers": value}, ensure_ascii=False) for key, value in gold.items()]
+    private_dir(folder)
     _write(folder / GOLD, "".join(line + "\n" for line in lines), 0o600)
 
 
@@ -150,7 +170,55 @@ def add_credentials(folder: Path, new: dict[str, str]) -> Path:
     writer.writerow(["username", "password"])
     for username, password in merged.items():
         writer.writerow([username, password])
+    private_dir(folder)
     _write(folder / CREDENTIALS, buffer.getvalue(), 0o600)
-    if not (folder / ".gitignore").exists():
-        _write(folder / ".gitignore", f"{CREDENTIALS}\n")
     return folder / CREDENTIALS
+
+
+def remove_credentials(folder: Path, usernames: list[str]) -> None:
+    """Forget passwords saved for accounts that were not made after all."""
+    kept = {u: p for u, p in read_credentials(folder).items() if u not in usernames}
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["username", "password"])
+    for username, password in kept.items():
+        writer.writerow([username, password])
+    _write(folder / CREDENTIALS, buffer.getvalue(), 0o600)
+
+
+class PublishLocked(LabelbookError):
+    """Another publish of the same project is running."""
+
+
+@contextlib.contextmanager
+def publish_lock(folder: Path) -> Iterator[None]:
+    """Hold `publish.lock` for one publish; a second publish of the project is refused at once.
+
+    An flock: the kernel releases it when the process dies, so a killed publish never leaves a
+    stale lock behind. Gold answers, passwords and project.json are only written while it is held.
+    """
+    import fcntl
+
+    private_dir(folder)
+    path = folder / LOCK
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
+            raise PublishLocked(
+                f"{folder}: another publish of this project is running ({holder or 'started just now'}); "
+                "wait for it to finish, then publish again: records it uploaded are skipped, gold answers "
+                "and passwords it saved are kept."
+            ) from None
+        try:
+            os.ftruncate(fd, 0)
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()} since {stamp}\n".encode(), 0)
+            yield
+        finally:
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)

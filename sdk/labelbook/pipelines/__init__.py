@@ -7,25 +7,29 @@
     pipe.route(Separate("answer", "review"))
     pipe.run(); pipe.status(); pipe.lineage("p1~draft")
 
-Modules: `pipeline` (stages, steps, run, lineage), `routing` (teams and rules), `log` (the
-append-only log), `status`, `pay` (the ledger), `declare` (finding the pipeline a notebook or .py
-file declares, for `labelbook pipeline run|status`).
+Modules: `nodes` (stages, steps, items, what a run did), `pipeline` (declaring, teams, the
+server, status, reading back), `run` (one pass: steps called, stages published, exactly once),
+`items` (a stage's records and finished items), `lineage` (ancestry from the log), `routing`
+(teams and rules), `log` (the append-only log), `status` (counts and the quality snapshot), `pay`
+(the ledger), `declare` (finding the pipeline a notebook or .py file declares, for
+`labelbook pipeline run|status`).
 """
 
 from __future__ import annotations
 
-from labelbook.pipelines.pay import Bonus
-from labelbook.pipelines.pipeline import (
+from labelbook.pipelines.nodes import (
     Answer,
+    Decision,
     Failure,
     Item,
-    Pipeline,
     PipelineError,
     RunResult,
     Stage,
     Step,
 )
-from labelbook.pipelines.routing import Cap, Decision, Demote, Qualify, Separate
+from labelbook.pipelines.pay import Bonus
+from labelbook.pipelines.pipeline import Pipeline
+from labelbook.pipelines.routing import Cap, Demote, Qualify, Separate
 
 __all__ = [
     "Answer",

@@ -14,7 +14,8 @@ import runpy
 from pathlib import Path
 from typing import Any
 
-from labelbook.pipelines.pipeline import Pipeline, PipelineError
+from labelbook.pipelines.nodes import PipelineError
+from labelbook.pipelines.pipeline import Pipeline
 
 TAG = "labelbook:pipeline"
 

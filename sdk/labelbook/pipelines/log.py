@@ -15,6 +15,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from labelbook.encoding import jsonable
+
 LOG = "log.jsonl"
 
 
@@ -36,7 +38,7 @@ class Log:
         if not events:
             return
         stamp = now()
-        text = "".join(json.dumps({"at": stamp, **e}, ensure_ascii=False, default=str) + "\n" for e in events)
+        text = "".join(json.dumps(jsonable({"at": stamp, **e}), ensure_ascii=False) + "\n" for e in events)
         if self._fd is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)

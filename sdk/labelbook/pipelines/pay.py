@@ -14,9 +14,13 @@ base pay to a worker whose gold accuracy in the period (all stages with gold) is
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from labelbook.files import staged
+from labelbook.pipelines.nodes import PipelineError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -77,7 +81,6 @@ def ledger(
     """The ledger over the stages' tidy frames (stage → frame) and their gold answers."""
     import pandas as pd
 
-    from labelbook.pipelines.pipeline import PipelineError
     from labelbook.quality.gold import scored as score
 
     if basis not in ("hour", "item"):
@@ -143,3 +146,9 @@ def ledger(
             }
         )
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def write_csv(table: pd.DataFrame, path: str | os.PathLike[str]) -> None:
+    """Write the ledger as CSV, atomically (a reader never sees half of it)."""
+    with staged(path) as tmp:
+        table.to_csv(tmp, index=False)

@@ -15,24 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from labelbook.pipelines.nodes import Decision
+
 if TYPE_CHECKING:
     import pandas as pd
-
-
-@dataclass(frozen=True)
-class Decision:
-    """One routing decision: a worker joins or leaves a team, or is kept out of a stage."""
-
-    worker: str
-    """The username."""
-    action: str
-    """`join`, `leave` (a team) or `exclude` (from one stage's workspace)."""
-    target: str
-    """The team (join, leave) or the stage (exclude)."""
-    reason: str
-    """Why, with the evidence (accuracy, interval, counts)."""
-    rule: str
-    """The rule that decided, or `assign` for a decision by hand."""
 
 
 def _accuracy(frame: pd.DataFrame, gold: pd.DataFrame, question: str | None) -> pd.DataFrame:

@@ -15,7 +15,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from labelbook.argilla.state import _write
+from labelbook.encoding import jsonable, parse_utc
+from labelbook.files import write_text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -36,6 +37,8 @@ COLUMNS = [
     "gold_high",
     "quality_at",
 ]
+QUALITY = ("done_per_hour", "agreement", "gold_accuracy", "gold_low", "gold_high", "quality_at")
+"""The columns read from the last run's snapshot."""
 
 
 def describe_run(result: Any) -> str:
@@ -111,15 +114,10 @@ def measure(
         for record in records
         if record.get("status") == "completed" and record.get("responses")
     ]
-    since = (now - timedelta(days=1)).isoformat()
-    out["done_per_hour"] = sum(1 for at in finished if _utc(at) >= since) / 24
+    since = now - timedelta(days=1)
+    out["done_per_hour"] = sum(1 for at in finished if parse_utc(at) >= since) / 24
     out["quality_at"] = now.isoformat()
     return out
-
-
-def _utc(text: str) -> str:
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).isoformat()
 
 
 def read_snapshot(folder: Path) -> dict[str, dict[str, Any]]:
@@ -130,4 +128,4 @@ def read_snapshot(folder: Path) -> dict[str, dict[str, Any]]:
 def write_snapshot(folder: Path, stages: dict[str, dict[str, Any]]) -> None:
     """Merge these stages' numbers into the snapshot (atomic)."""
     merged = {**read_snapshot(folder), **stages}
-    _write(folder / SNAPSHOT, json.dumps(merged, indent=1, default=str) + "\n")
+    write_text(folder / SNAPSHOT, json.dumps(jsonable(merged), indent=1) + "\n")

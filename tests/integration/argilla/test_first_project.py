@@ -102,6 +102,27 @@ def answer_as(server: Any, dataset_id: str, username: str, answers: dict[str, di
         reply.raise_for_status()
 
 
+def test_publish_returns_the_project_that_goes_on_to_pull(tmp_path: Path, lb_server: Any) -> None:
+    notebook = preference(tmp_path)
+    roster = pd.DataFrame({"username": ["fp-flow-1"], "vendor": ["acme"]})
+    project = lb.publish(
+        notebook, records=RECORDS, annotators=roster, workspace="fp-flow", **owner(lb_server)
+    )
+    with project:
+        published = project.last_publish
+        assert published is not None and published.records_added == len(RECORDS)
+        assert (project.notebook, project.state.dataset_id) == (notebook, published.dataset_id)
+        answer_as(lb_server, published.dataset_id, "fp-flow-1", {"q0": {"preferred": "b", "confidence": 3}})
+        pulled = project.annotations()
+        dataset = project.dataset  # the argilla SDK's, for researchers who go on with it
+        assert (dataset.name, str(dataset.id)) == (published.dataset, published.dataset_id)
+        assert sorted(r.id for r in dataset.records) == sorted(r["id"] for r in RECORDS)
+    assert sorted(pulled.loc[pulled["record_id"] == "q0", "question"]) == ["confidence", "preferred"]
+    assert project.url == f"{lb_server.url}/dataset/{published.dataset_id}/annotation-mode"
+    with lb.Project.open(notebook, api_url=lb_server.url, api_key=lb_server.api_key) as reopened:
+        assert reopened.last_publish is None and reopened.state == project.state
+
+
 def test_pulled_parquet_and_csv_merge_with_the_gold_file_on_value_without_decoding(
     tmp_path: Path, lb_server: Any
 ) -> None:
@@ -109,7 +130,7 @@ def test_pulled_parquet_and_csv_merge_with_the_gold_file_on_value_without_decodi
     roster = pd.DataFrame({"username": ["fp-ann-1", "fp-ann-2"], "vendor": ["acme", "bright"]})
     result = lb.publish(
         notebook, records=RECORDS, annotators=roster, gold=GOLD, workspace="fp-merge", **owner(lb_server)
-    )
+    ).last_publish
     # ann-1 agrees with gold on everything; ann-2 only on the label and the reason.
     answer_as(
         lb_server,
@@ -190,10 +211,10 @@ def test_answers_keep_the_vendor_they_were_made_under_and_usernames_match_withou
     first = pd.DataFrame({"username": ["fp-vend-1"], "vendor": ["acme"]})
     result = lb.publish(
         notebook, records=RECORDS, annotators=first, workspace="fp-vendors", **owner(lb_server)
-    )
+    ).last_publish
     answer_as(lb_server, result.dataset_id, "fp-vend-1", {"q0": {"preferred": "a", "confidence": 3}})
     moved = pd.DataFrame({"username": ["FP-Vend-1 "], "vendor": ["bright"]})
-    again = lb.publish(notebook, annotators=moved, **owner(lb_server))
+    again = lb.publish(notebook, annotators=moved, **owner(lb_server)).last_publish
     assert again.roster is not None and again.roster.created == [] and again.roster.reused == ["FP-Vend-1"]
     answer_as(lb_server, result.dataset_id, "fp-vend-1", {"q1": {"preferred": "b", "confidence": 3}})
     unknown = pd.DataFrame({"username": ["fp-vend-1"], "vendor": [None]})
@@ -212,7 +233,7 @@ def test_an_empty_roster_is_refused_and_the_workspace_keeps_its_annotators(
     roster = pd.DataFrame({"username": ["fp-keep-1"], "vendor": ["acme"]})
     result = lb.publish(
         notebook, records=RECORDS, annotators=roster, workspace="fp-empty", **owner(lb_server)
-    )
+    ).last_publish
     empty = tmp_path / "roster.csv"
     empty.write_text("username,vendor\n")
     done = CliRunner().invoke(
@@ -309,7 +330,7 @@ def test_open_and_pull_reach_the_server_project_json_records(
     notebook = preference(tmp_path)
     result = lb.publish(
         notebook, records=RECORDS, workspace="fp-open", data_dir=lb_server.data_dir, progress=False
-    )
+    ).last_publish
     state = json.loads((tmp_path / "guide.labelbook" / "project.json").read_text())
     assert state["server_url"] == lb_server.url and state["data_dir"] == str(lb_server.data_dir)
     with lb.Project.open(notebook) as project:  # no URL, no key, no data dir given
@@ -327,8 +348,9 @@ def test_open_and_pull_reach_the_server_project_json_records(
     assert str(caught.value) == (
         f"no API key for the Argilla server at {lb_server.url} (recorded in the project's project.json): "
         f"ARGILLA_API_KEY is not set, and the local server of {default} is stopped. Set ARGILLA_API_KEY "
-        "to an owner's API key of that server, or start its local server with `labelbook server start "
-        "--data-dir DIR` (or pass --data-dir)."
+        "to an owner's API key of that server (the local server's key is only ever sent to the local "
+        "server), or start its local server with `labelbook server start --data-dir DIR` (or pass "
+        "--data-dir)."
     )
     with lb.Project.open(notebook, data_dir=lb_server.data_dir) as project:
         assert project.state.dataset_id == result.dataset_id
@@ -377,7 +399,9 @@ def test_connection_messages_say_what_was_tried(
     lb.publish(
         notebook, records=RECORDS, workspace="fp-messages", data_dir=lb_server.data_dir, progress=False
     )
-    again = lb.publish(notebook, records=RECORDS, progress=False)  # where project.json says it lives
+    again = lb.publish(
+        notebook, records=RECORDS, progress=False
+    ).last_publish  # where project.json says it lives
     assert (again.url, again.records_skipped) == (lb_server.url, 4)
     state_file = tmp_path / "guide.labelbook" / "project.json"
     state_file.write_text(state_file.read_text().replace(lb_server.url, "http://127.0.0.1:9"))
@@ -387,7 +411,8 @@ def test_connection_messages_say_what_was_tried(
         "no API key for the Argilla server at http://127.0.0.1:9 (recorded in the project's project.json): "
         f"ARGILLA_API_KEY is not set, and the local server of {lb_server.data_dir} runs at {lb_server.url}, "
         f"not at http://127.0.0.1:9; the local server of {default} is stopped. Set ARGILLA_API_KEY to an "
-        "owner's API key of that server, or start its local server with `labelbook server start --data-dir "
+        "owner's API key of that server (the local server's key is only ever sent to the local server), "
+        "or start its local server with `labelbook server start --data-dir "
         "DIR` (or pass --data-dir)."
     )
     monkeypatch.setenv("ARGILLA_API_KEY", lb_server.api_key)

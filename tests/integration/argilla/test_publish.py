@@ -61,7 +61,7 @@ def test_publish_makes_the_dataset_from_the_release(
     notebook = released(tmp_path)
     result = lb.publish(
         notebook, records=EXAMPLE / "records.jsonl", workspace="pub-settings", **options(lb_server)
-    )
+    ).last_publish
     assert result.created and result.deployed and result.records_added == 30
     dataset = argilla_client.datasets(result.dataset, workspace="pub-settings")
     assert dataset.settings.distribution.min_submitted == 3
@@ -84,11 +84,11 @@ def lb_query(external_id: str) -> Any:
 
 def test_newer_release_updates_in_place_and_a_major_one_is_refused(tmp_path: Path, lb_server: Any) -> None:
     notebook = released(tmp_path)
-    first = lb.publish(notebook, records=rows(5), workspace="pub-update", **options(lb_server))
+    first = lb.publish(notebook, records=rows(5), workspace="pub-update", **options(lb_server)).last_publish
     text = notebook.read_text()
     notebook.write_text(text.replace("Read the whole trajectory once", "Read the whole trajectory twice"))
     assert lb.release(notebook, "reading twice").version == lb.Version(1, 1, 0)
-    second = lb.publish(notebook, records=rows(5), **options(lb_server))
+    second = lb.publish(notebook, records=rows(5), **options(lb_server)).last_publish
     assert (second.dataset_id, second.created, second.deployed) == (first.dataset_id, False, True)
     assert second.records_added == 0
     with connect(lb_server.url, lb_server.api_key) as conn:
@@ -100,7 +100,7 @@ def test_newer_release_updates_in_place_and_a_major_one_is_refused(tmp_path: Pat
     assert lb.release(notebook, "new batch", bump="major").version == lb.Version(2, 0, 0)
     with pytest.raises(ReleaseError, match=r"2\.0\.0 is incompatible with 1\.1\.0.*--new-dataset"):
         lb.publish(notebook, records=rows(5), **options(lb_server))
-    third = lb.publish(notebook, records=rows(5), new_dataset=True, **options(lb_server))
+    third = lb.publish(notebook, records=rows(5), new_dataset=True, **options(lb_server)).last_publish
     assert third.created and third.dataset == "trajectory-rating-v2" and third.records_added == 5
 
 
@@ -142,7 +142,9 @@ def test_suggestions_from_columns_and_a_callable(tmp_path: Path, lb_server: Any,
     def judge(fields: dict[str, Any]) -> dict[str, Any]:
         return {"rationale": (f"looks fine: {fields['instruction']}", 0.5)}
 
-    result = lb.publish(notebook, records=given, suggest=judge, workspace="pub-suggest", **options(lb_server))
+    result = lb.publish(
+        notebook, records=given, suggest=judge, workspace="pub-suggest", **options(lb_server)
+    ).last_publish
     with connect(lb_server.url, lb_server.api_key) as conn:
         items = conn.request(
             "GET", f"/api/v1/datasets/{result.dataset_id}/records", params={"include": "suggestions"}
@@ -157,7 +159,7 @@ def test_changed_rows_under_a_published_id_are_reported_then_updated_on_request(
 ) -> None:
     notebook = released(tmp_path)
     first = rows(6)
-    result = lb.publish(notebook, records=first, workspace="pub-changed", **options(lb_server))
+    result = lb.publish(notebook, records=first, workspace="pub-changed", **options(lb_server)).last_publish
     owner = {"X-Argilla-Api-Key": lb_server.api_key}
 
     def published() -> dict[str, dict[str, Any]]:
@@ -184,7 +186,7 @@ def test_changed_rows_under_a_published_id_are_reported_then_updated_on_request(
     with pytest.warns(
         lb.ChangedRecordsWarning, match=r"2 published records changed .*\(first: r00002, r00004\)"
     ):
-        kept = lb.publish(notebook, records=edited, **options(lb_server))
+        kept = lb.publish(notebook, records=edited, **options(lb_server)).last_publish
     assert (kept.records_added, kept.records_skipped, kept.records_updated) == (1, 6, 0)
     assert kept.records_changed == ["r00002", "r00004"]
     assert published()["r00002"]["fields"]["instruction"] == "task 2"  # left as published
@@ -206,7 +208,7 @@ def test_changed_rows_under_a_published_id_are_reported_then_updated_on_request(
     assert after["r00002"]["fields"]["instruction"] == "task 2, reworded"
     assert after["r00004"]["fields"]["trajectory"][0]["content"] == "do 4 differently"
     assert after["r00002"]["id"] == answered and len(after["r00002"]["responses"]) == 1  # the answer stays
-    again = lb.publish(notebook, records=edited, **options(lb_server))  # nothing left to report
+    again = lb.publish(notebook, records=edited, **options(lb_server)).last_publish  # nothing left to report
     assert (again.records_added, again.records_skipped, again.records_changed) == (0, 7, [])
 
 
@@ -217,9 +219,11 @@ def test_publishing_5000_twice_and_resuming_a_killed_publish_gives_5000(
     notebook = released(tmp_path)
     records = tmp_path / "records.jsonl"
     records.write_text("".join(json.dumps(r) + "\n" for r in rows(5000)))
-    first = lb.publish(notebook, records=records, workspace="pub-5000", batch_size=250, **options(lb_server))
+    first = lb.publish(
+        notebook, records=records, workspace="pub-5000", batch_size=250, **options(lb_server)
+    ).last_publish
     assert first.records_added == 5000 and count(lb_server, first.dataset_id) == 5000
-    again = lb.publish(notebook, records=records, **options(lb_server))
+    again = lb.publish(notebook, records=records, **options(lb_server)).last_publish
     assert (again.records_added, again.records_skipped) == (0, 5000)
     assert count(lb_server, first.dataset_id) == 5000
 
@@ -263,7 +267,9 @@ def test_publishing_5000_twice_and_resuming_a_killed_publish_gives_5000(
             partial, settled_at = now, time.monotonic()
     assert 1000 <= partial < 5000
     assert not state.exists()  # killed before the end
-    resumed = lb.publish(notebook2, records=records, workspace="pub-killed", **options(lb_server))
+    resumed = lb.publish(
+        notebook2, records=records, workspace="pub-killed", **options(lb_server)
+    ).last_publish
     assert resumed.dataset_id == dataset_id and not resumed.created
     assert resumed.records_skipped == partial and resumed.records_added == 5000 - partial
     assert count(lb_server, dataset_id) == 5000

@@ -81,7 +81,7 @@ def test_pull_small_project_tidy_wide_since_and_files(tmp_path: Path, lb_server:
     gold = pd.DataFrame({"id": ["p00001"], "outcome": ["success"]})
     result = lb.publish(
         notebook, records=rows(6), annotators=ROSTER, gold=gold, workspace="pull-small", **options(lb_server)
-    )
+    ).last_publish
     with connect(lb_server.url, lb_server.api_key) as conn:
         respond(conn, result.dataset_id, user_ids(conn), range(0, 3))
     with lb.Project.open(notebook, api_url=lb_server.url, api_key=lb_server.api_key) as project:
@@ -124,7 +124,7 @@ def test_pull_10000_records_x_3_annotators_with_release_attribution(tmp_path: Pa
     n = 10_000
     result = lb.publish(
         notebook, records=rows(n), annotators=ROSTER, workspace="pull-10k", **options(lb_server)
-    )
+    ).last_publish
     with connect(lb_server.url, lb_server.api_key) as conn:
         users = user_ids(conn)
         respond(conn, result.dataset_id, users, range(0, n // 2))
@@ -134,7 +134,7 @@ def test_pull_10000_records_x_3_annotators_with_release_attribution(tmp_path: Pa
         )
         notebook.write_text(text)
         lb.release(notebook, "read twice")
-        update = lb.publish(notebook, **options(lb_server))
+        update = lb.publish(notebook, **options(lb_server)).last_publish
         assert update.deployed and update.version == "1.1.0"
         respond(conn, result.dataset_id, users, range(n // 2, n))
 
@@ -193,7 +193,7 @@ def test_every_question_kind_comes_back_as_a_native_value(tmp_path: Path, lb_ser
     result = lb.publish(
         notebook, records=[{"id": "s1", "text": "Ada flies to Paris for work."}], workspace="pull-kinds",
         **options(lb_server),
-    )  # fmt: skip
+    ).last_publish  # fmt: skip
     with connect(lb_server.url, lb_server.api_key) as conn:
         questions = conn.request("GET", f"/api/v1/datasets/{result.dataset_id}/questions")["items"]
         clarity = next(q for q in questions if q["name"] == "clarity")

@@ -47,7 +47,7 @@ def test_report_and_export_of_a_published_project(tmp_path: Path, lb_server: Any
         api_url=lb_server.url,
         api_key=lb_server.api_key,
         progress=False,
-    )
+    ).last_publish
     with connect(lb_server.url, lb_server.api_key) as conn:
         users = {u["username"]: u["id"] for u in conn.request("GET", "/api/v1/users")["items"]}
         items = []

@@ -46,7 +46,7 @@ def test_an_annotator_reaches_nothing_they_should_not(tmp_path: Path, lb_server:
         gold=gold,
         gold_rate=0.1,
         **owner,
-    )
+    ).last_publish
     assert result.gold_published == 2
     secret_passwords = dict(result.roster.new_passwords) if result.roster else {}
     assert len(secret_passwords) == 2
@@ -55,7 +55,7 @@ def test_an_annotator_reaches_nothing_they_should_not(tmp_path: Path, lb_server:
     other.mkdir()
     elsewhere = lb.publish(
         released(other), records=EXAMPLE / "records.jsonl", workspace="safe-other", **owner
-    )
+    ).last_publish
 
     with connect(lb_server.url, lb_server.api_key) as conn:
         keys = {u["username"]: (u["id"], u["api_key"]) for u in conn.request("GET", "/api/v1/users")["items"]}
@@ -161,9 +161,11 @@ def test_removed_annotators_leave_the_workspace_and_existing_users_are_reused(
         workspace="safe-roster",
         annotators=pd.DataFrame({"username": ["keep-1", "drop-1"], "group": ["a", "b"]}),
         **owner,
-    )
+    ).last_publish
     assert first.roster and sorted(first.roster.created) == ["drop-1", "keep-1"]
-    second = lb.publish(notebook, annotators=pd.DataFrame({"username": ["keep-1"], "group": ["a"]}), **owner)
+    second = lb.publish(
+        notebook, annotators=pd.DataFrame({"username": ["keep-1"], "group": ["a"]}), **owner
+    ).last_publish
     assert second.roster and second.roster.reused == ["keep-1"] and second.roster.removed == ["drop-1"]
     assert not second.roster.new_passwords
     with connect(lb_server.url, lb_server.api_key) as conn:

@@ -210,13 +210,23 @@ def test_qualification_admits_the_workers_above_the_bar_and_not_the_one_below(
     ]
     truth = {row["id"]: ("yes" if n % 2 else "no") for n, row in enumerate(items)}
     gold = pd.DataFrame({"id": list(truth), "answerable": list(truth.values())})
+    # publish sends no more gold records than regular ones (gold sits among them, unrecognisable)
+    fillers = [
+        {"id": f"{prefix}-f{n}", "passage": f"Practice passage {n}.", "question": "Is it answerable?"}
+        for n in range(10)
+    ]
     people = {"good": 1.0, "fair": 0.9, "poor": 0.3}
     roster = [{"username": f"{prefix}-{who}", "vendor": "acme", "teams": "candidates"} for who in people]
     pipe = Pipeline(
         prefix, roster=roster, folder=tmp_path / "pipe", api_url=lb_server.url, api_key=lb_server.api_key
     )
     pipe.stage(
-        "qualify", guide=tmp_path / "qualify.py", source=items, team="candidates", overlap=3, gold=gold
+        "qualify",
+        guide=tmp_path / "qualify.py",
+        source=items + fillers,
+        team="candidates",
+        overlap=3,
+        gold=gold,
     )
     pipe.route(Qualify("qualify", team="writers", bar=0.7, min_items=10, question="answerable"))
     assert pipe.run().decisions == []
@@ -227,11 +237,13 @@ def test_qualification_admits_the_workers_above_the_bar_and_not_the_one_below(
         wrong = round((1 - accuracy) * len(items))
 
         def give(record: dict[str, Any], wrong: int = wrong) -> dict[str, Any]:
+            if record["external_id"] not in truth:
+                return {"answerable": "yes"}
             right = truth[record["external_id"]]
             flip = order.index(record["external_id"]) < wrong
             return {"answerable": ("no" if right == "yes" else "yes") if flip else right}
 
-        assert answer(lb_server.url, found[f"{prefix}-{who}"], dataset, give) == len(items)
+        assert answer(lb_server.url, found[f"{prefix}-{who}"], dataset, give) == len(items) + len(fillers)
     decided = pipe.run().decisions
     assert {(d.worker, d.action) for d in decided} == {
         (f"{prefix}-good", "join"),
@@ -306,6 +318,7 @@ def test_demotion_and_caps_take_people_out_with_the_reason(tmp_path: Path, lb_se
     guides(tmp_path)
     items = [{"id": f"{prefix}-d{n}", "passage": f"P {n}.", "question": "Q?"} for n in range(8)]
     gold = pd.DataFrame({"id": [i["id"] for i in items], "answerable": ["yes"] * 8})
+    items += [{"id": f"{prefix}-f{n}", "passage": f"F {n}.", "question": "Q?"} for n in range(8)]  # not gold
     roster = [
         {"username": f"{prefix}-{w}", "vendor": "acme", "teams": "writers"} for w in ("ok", "bad", "busy")
     ]

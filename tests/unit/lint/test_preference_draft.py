@@ -14,7 +14,7 @@ import pytest
 import labelbook as lb
 from labelbook import releases
 
-DRAFT = Path(__file__).resolve().parents[2] / "examples" / "preference" / "guide.ipynb"
+DRAFT = Path(__file__).resolve().parents[3] / "examples" / "preference" / "guide.ipynb"
 PROSE_RULE = "- [R-better] Read both answers in full; pick b when it is a better answer."
 BOUNDARY_RULE = (
     "- [R-better] Prefer `a` over `b` when A is correct and B is not, or when both are correct and A "
@@ -43,7 +43,7 @@ def rewrite_rule(path: Path, old: str, new: str) -> None:
 
 
 def ab_boundary(path: Path) -> list[lb.lint.Finding]:
-    return [f for f in lb.load(path).lint() if f.code == "LB202" and "'a' and 'b'" in f.message]
+    return [f for f in lb.lint(lb.load(path)) if f.code == "LB202" and "'a' and 'b'" in f.message]
 
 
 def test_the_draft_is_what_a_first_draft_looks_like(draft: Path) -> None:
@@ -59,7 +59,7 @@ def test_the_draft_is_what_a_first_draft_looks_like(draft: Path) -> None:
 
 
 def test_the_draft_has_warnings_and_no_errors(draft: Path) -> None:
-    findings = lb.load(draft).lint()
+    findings = lb.lint(lb.load(draft))
     assert {f.severity for f in findings} == {"warning"}
     codes = {f.code for f in findings}
     assert {"LB102", "LB205", "LB202"} <= codes

@@ -190,11 +190,34 @@ def test_validate_value_accepts_allowed_answers_and_lists_them_otherwise(
     assert message in str(caught.value)
 
 
-def test_overlapping_spans_are_fine_when_allowed() -> None:
-    question = lb.SpanQuestion("q", "x", {"claim": ""}, allow_overlapping=True)
-    question.validate_value(
-        [{"start": 0, "end": 4, "label": "claim"}, {"start": 3, "end": 6, "label": "claim"}]
-    )
+def test_overlapping_spans_are_fine_only_when_allowed() -> None:
+    spans = [{"start": 0, "end": 4, "label": "claim"}, {"start": 3, "end": 6, "label": "claim"}]
+    allowed = lb.SpanQuestion("q", "x", {"claim": ""}, allow_overlapping=True)
+    allowed.validate_value(spans)
+    task = lb.Task("t", fields=[lb.TextField("x")], questions=[allowed])
+    task.validate_answers({"q": spans})  # the task accepts it too
+    strict = lb.SpanQuestion("q", "x", {"claim": ""})
+    with pytest.raises(TaskError, match="overlap"):
+        strict.validate_value(spans)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "command"),
+    [
+        ({"command": "ls -la"}, "ls -la"),
+        ({"cmd": "pytest -q"}, "pytest -q"),
+        ({"script": "make"}, "make"),
+        ({"code": "print(1)"}, "print(1)"),
+        ({"input": "echo hi"}, "echo hi"),
+        ('{"cmd": "ls"}', "ls"),  # arguments logged as a JSON string
+        ({"command": ["ls"]}, None),  # not a string: shown as arguments, not as a shell step
+        ({"path": "README.md"}, None),
+        ("not json", None),
+        (None, None),
+    ],
+)
+def test_one_reader_finds_the_shell_command_of_a_tool_call(arguments: object, command: str | None) -> None:
+    assert lb.ToolCall("bash", arguments).command == command
 
 
 def test_chat_values_carry_tool_calls_and_shell_commands() -> None:

@@ -12,7 +12,8 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 import labelbook as lb
-from labelbook.lint import CHECKS, CODES, LONG_SECTION_WORDS, Finding, lint, lint_path
+from labelbook.build import lint_path
+from labelbook.lint import CHECKS, CODES, LONG_SECTION_WORDS, count, lint
 
 DEFINITIONS = '{"positive": "The writer likes it.", "negative": "The writer dislikes it."}'
 TASK = """\
@@ -188,11 +189,20 @@ def test_rule_trips_on_the_bad_notebook_and_not_on_the_fixed_one(
     (tmp_path / "good").mkdir()
     assert code in codes(failing.write(tmp_path / "bad"))
     assert code not in codes(passing.write(tmp_path / "good"))
+    if code != "LB104":  # LB104 comes from loading the notebook, not from a check
+        guide = lb.load(tmp_path / "bad" / "guide.ipynb")
+        raising = [check.__name__ for check in CHECKS if any(f.code == code for f in check(guide))]
+        assert raising == [CHECK_OF[code]], f"{code} must come from its own check only"
 
 
-def test_every_code_has_a_case_and_every_check_a_code() -> None:
+# Each check's docstring starts with the code it reports ("LB101: ...").
+CHECK_OF = {re.match(r"(LB\d{3}):", check.__doc__ or "")[1]: check.__name__ for check in CHECKS}  # type: ignore[index]
+
+
+def test_every_code_has_a_case_and_exactly_one_check() -> None:
     assert {c[0] for c in CASES} == set(CODES)
-    assert len(CHECKS) == len({c.__name__ for c in CHECKS})
+    assert len(CHECK_OF) == len(CHECKS), "two checks claim the same code"
+    assert set(CHECK_OF) == set(CODES) - {"LB104"}
 
 
 def test_the_base_notebook_is_clean(tmp_path: Path) -> None:
@@ -202,7 +212,7 @@ def test_the_base_notebook_is_clean(tmp_path: Path) -> None:
 def test_findings_say_where_and_how_to_fix(tmp_path: Path) -> None:
     notebook = Notebook(examples=[POSITIVE.replace('"positive"}', '"neutral"}'), NEGATIVE])
     guide = lb.load(notebook.write(tmp_path))
-    [finding] = [f for f in guide.lint() if f.code == "LB103"]
+    [finding] = [f for f in lb.lint(guide) if f.code == "LB103"]
     assert finding.severity == "error"
     assert finding.cell == 4 and finding.section == "boundary"
     assert "'neutral' is not a label of question 'sentiment'" in finding.message
@@ -234,7 +244,11 @@ def test_findings_come_errors_first(tmp_path: Path) -> None:
     order = {"error": 0, "warning": 1, "hint": 2}
     assert [order[f.severity] for f in findings] == sorted(order[f.severity] for f in findings)
     assert {f.severity for f in findings} == {"error", "warning", "hint"}
-    assert all(isinstance(f, Finding) for f in findings)
+    counts = count(findings)
+    summary = f"{counts['error']} error{'s' if counts['error'] != 1 else ''}"
+    assert repr(findings).startswith(f"<Findings: {summary}, "), "a short summary, errors first"
+    page = findings._repr_html_()
+    assert page.count("<tr>") == len(findings) + 1 and "<script" not in page
 
 
 SEVERITIES = {
@@ -280,9 +294,9 @@ MENTIONS = [
 
 @pytest.mark.parametrize(("text", "label", "named"), MENTIONS)
 def test_labels_are_found_with_their_spelling_and_context(text: str, label: str, named: bool) -> None:
-    from labelbook.lint import _mentions
+    from labelbook.lint.prose import mentions
 
-    assert _mentions(text, label) is named
+    assert mentions(text, label) is named
 
 
 def test_emphasis_is_not_a_label_reference(tmp_path: Path) -> None:

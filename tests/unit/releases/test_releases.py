@@ -4,12 +4,10 @@ exactly the edits, a store that survives hand edits, kills and concurrent writer
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import subprocess
 import sys
-import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -18,8 +16,10 @@ import pytest
 
 import labelbook as lb
 from labelbook import ReleaseError, releases
+from labelbook.releases.changes import shorten
+from labelbook.releases.store import write_release
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE = ROOT / "examples" / "trajectory-rating" / "guide.ipynb"
 
 REWORD = (
@@ -59,7 +59,7 @@ def guide(tmp_path: Path) -> Path:
 
 def released(path: Path, message: str = "m", bump: releases.Bump | None = None) -> releases.Release:
     made = releases.release(path, message, bump)
-    assert made is not None
+    assert made.created, f"nothing changed: got {made!r} back"
     return made
 
 
@@ -187,9 +187,10 @@ def test_typo_rule(old: str, new: str, typo: bool) -> None:
     assert releases.is_typo_fix(old, new) is typo
 
 
-def test_nothing_changed_makes_no_release(guide: Path) -> None:
-    released(guide)
-    assert releases.release(guide, "again") is None
+def test_nothing_changed_makes_no_release_and_returns_the_latest(guide: Path) -> None:
+    first = released(guide)
+    again = releases.release(lb.load(guide), "again")  # a Guide works as well as its path
+    assert (again, again.created) == (first, False)
     assert len(releases.list_releases(guide)) == 1
 
 
@@ -214,7 +215,7 @@ def test_lint_errors_block_a_release(guide: Path) -> None:
 
 def test_lint_warnings_never_block_a_release(guide: Path) -> None:
     edit(guide, 'description="Judge the state the agent left behind, not what it says it did.",', "")
-    assert {f.severity for f in lb.load(guide).lint()} == {"warning"}
+    assert {f.severity for f in lb.lint(lb.load(guide))} == {"warning"}
     assert str(released(guide).version) == "1.0.0"
 
 
@@ -252,7 +253,7 @@ def test_the_changelog_never_cuts_a_word(guide: Path) -> None:
     ],
 )
 def test_short_cuts_at_a_word_boundary(text: str, limit: int, short: str) -> None:
-    assert releases._short(text, limit) == short
+    assert shorten(text, limit) == short
 
 
 def test_release_carries_banner_changelog_and_manifest(guide: Path) -> None:
@@ -290,25 +291,42 @@ def test_unknown_version_lists_known_ones(guide: Path) -> None:
         releases.open_release(guide, "9.9.9")
 
 
-def _release_in_subprocess(path: Path, pause: float) -> subprocess.Popen[str]:
-    code = f"from labelbook import releases; releases.release({str(path)!r}, 'concurrent')"
-    env = {**os.environ, "LABELBOOK_RELEASE_PAUSE_BEFORE_RENAME": str(pause)}
-    return subprocess.Popen([sys.executable, "-c", code], env=env, stderr=subprocess.PIPE, text=True)
+# A release in another process that stops just before its final rename, with its temp folder
+# written, says so on stdout and waits for a line on stdin: the test decides when it goes on.
+_GATED_RELEASE = """
+import os, sys
+from labelbook import releases
+real_rename = os.rename
+def gated(src, dst):
+    print("ready", flush=True)
+    if sys.stdin.readline().strip() != "go":
+        sys.exit(3)
+    real_rename(src, dst)
+os.rename = gated
+releases.release(sys.argv[1], "concurrent")
+"""
 
 
-def _wait_for_temp(store: Path, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not any(store.glob(".tmp-*/manifest.json")):
-        assert time.monotonic() < deadline, "the release never reached its temp folder"
-        time.sleep(0.05)
+def _gated_release(path: Path) -> subprocess.Popen[str]:
+    writer = subprocess.Popen(
+        [sys.executable, "-c", _GATED_RELEASE, str(path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert writer.stdout is not None
+    ready = writer.stdout.readline()  # blocks until the temp folder is written (or the process dies)
+    assert ready == "ready\n", writer.communicate(timeout=60)[1]
+    return writer
 
 
 def test_kill_during_release_leaves_a_valid_store(guide: Path) -> None:
     released(guide)
     edit(guide, *REWORD)
-    writer = _release_in_subprocess(guide, pause=30)
+    writer = _gated_release(guide)
     store = releases.store_path(guide)
-    _wait_for_temp(store)
+    assert list(store.glob(".tmp-*/manifest.json")), "the writer stops with its temp folder complete"
     writer.send_signal(signal.SIGKILL)
     writer.communicate(timeout=30)
     assert [str(r.version) for r in releases.list_releases(guide)] == ["1.0.0"]
@@ -319,11 +337,10 @@ def test_kill_during_release_leaves_a_valid_store(guide: Path) -> None:
 def test_two_releases_at_once_one_wins(guide: Path) -> None:
     released(guide)
     edit(guide, *REWORD)
-    writer = _release_in_subprocess(guide, pause=3)
-    _wait_for_temp(releases.store_path(guide))
+    writer = _gated_release(guide)
     with pytest.raises(ReleaseError, match="another release of this notebook is being written"):
         releases.release(guide, "me too")
-    _, stderr = writer.communicate(timeout=60)
+    _, stderr = writer.communicate("go\n", timeout=60)
     assert writer.returncode == 0, stderr
     assert [str(r.version) for r in releases.list_releases(guide)] == ["1.0.0", "1.1.0"]
 
@@ -332,7 +349,7 @@ def test_rename_is_the_arbiter_when_the_version_exists(guide: Path) -> None:
     released(guide)
     store = releases.store_path(guide)
     with pytest.raises(ReleaseError, match="just written by another process"):
-        releases._write_release(store, releases.Version(1, 0, 0), {n: "x" for n in releases.DOCUMENTS}, {})
+        write_release(store, releases.Version(1, 0, 0), {n: "x" for n in releases.DOCUMENTS}, {})
     assert not list(store.glob(".tmp-*"))
 
 
