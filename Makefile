@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha256
 export HF_HUB_OFFLINE := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 
-.PHONY: book-qa demo test setup chromium lint typecheck pytest benchmarks constraints clean
+.PHONY: book-qa demo test setup chromium lint typecheck pytest benchmarks docs-screenshots constraints clean
 
 demo: setup  ## The example project end to end on the local server: release, publish, simulated contractors, pull
 	$(BIN)/labelbook server start
@@ -54,6 +54,10 @@ benchmarks: setup
 	$(BIN)/python benchmarks/quality_agreement.py
 	$(BIN)/python benchmarks/quality_dawid_skene.py
 	$(BIN)/python benchmarks/quality_report.py
+	$(BIN)/python benchmarks/widgets_speed.py
+
+docs-screenshots: setup chromium  ## Retake the pictures in docs/img/ from the browser tests
+	LABELBOOK_DOCS_SCREENSHOTS=1 $(BIN)/pytest tests/browser -m browser
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -176,3 +176,22 @@ class Guide:
         # Short: the dataclass repr would print every section, with base64 images.
         counts = f"{len(self.sections)} sections, {len(self.rules)} rules, {len(self.examples)} examples"
         return f"<Guide {self.title!r} from {self.source_path.name}: task {self.task.name!r}, {counts}>"
+
+    def _repr_html_(self) -> str:
+        """A summary in a notebook: the title, the counts, and each question's labels."""
+        import html
+
+        questions = "".join(
+            f"<li><b>{html.escape(q.title)}</b> <code>{html.escape(q.name)}</code>"
+            + (f": {html.escape(', '.join(q.meanings()))}" if q.meanings() else f" ({q.kind})")
+            + "</li>"
+            for q in self.task.questions
+        )
+        counts = (
+            f"{len(self.sections)} sections · {len(self.rules)} rules · {len(self.examples)} worked examples"
+        )
+        return (
+            f"<div><b>{html.escape(self.title)}</b> <small>{html.escape(self.source_path.name)}</small>"
+            f"<br><small>task <code>{html.escape(self.task.name)}</code> · {counts}</small>"
+            f"<ul>{questions}</ul></div>"
+        )

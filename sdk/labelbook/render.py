@@ -263,7 +263,7 @@ def _pretty(value: object) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False)
 
 
-def _answer_text(question: Question, value: object) -> str:
+def answer_text(question: Question, value: object) -> str:
     """An answer as a contractor would say it."""
     if isinstance(question, RankingQuestion) and isinstance(value, list | tuple):
         return " > ".join(map(str, value))
@@ -368,7 +368,7 @@ def _environment(search_path: tuple[Path, ...], html_output: bool) -> jinja2.Env
     env.globals.update(
         chat_messages=_chat_messages,
         tool_command=lambda call: call.command,
-        answer_text=_answer_text,
+        answer_text=answer_text,
         definitions=_definitions,
     )
     return env

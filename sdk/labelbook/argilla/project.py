@@ -58,6 +58,17 @@ class Project:
             f"url={self.state.server_url!r}, release={self.state.version!r})"
         )
 
+    def _repr_html_(self) -> str:
+        """A summary in a notebook, with a link to the dataset in the Argilla UI (no key, no password)."""
+        import html
+
+        return (
+            f"<div><b>{html.escape(self.state.dataset)}</b> <small>workspace "
+            f"{html.escape(self.state.workspace)} · release {html.escape(str(self.state.version))}</small>"
+            f'<br><a href="{html.escape(self.url)}" target="_blank" rel="noopener">Open in Argilla</a> '
+            f"<small>{html.escape(self.state.server_url)}</small></div>"
+        )
+
     @classmethod
     def open(
         cls,
@@ -113,6 +124,13 @@ class Project:
                 f"{self.state.server_url}; publish the notebook again to make it anew."
             )
         return found
+
+    def progress(self) -> dict[str, int]:
+        """Records in the dataset: total, completed (enough submitted answers) and pending."""
+        reply = self.connection.request(
+            "GET", f"/api/v1/datasets/{self.state.dataset_id}/progress", doing="reading the progress"
+        )
+        return {key: int(reply.get(key) or 0) for key in ("total", "completed", "pending")}
 
     def gold(self) -> pd.DataFrame:
         """The expert answers, tidy: record_id, question, value (kept locally, never uploaded)."""

@@ -20,6 +20,8 @@ def server() -> None:
     labelbook server start            # detached; prints the URL and the owner's login
     labelbook server status --json    # running / stopped / crashed, PIDs, versions
     labelbook server stop             # ends exactly what start started; keeps the data
+    labelbook server backup -o FILE   # one consistent file, while annotators keep working
+    labelbook server restore FILE     # into a stopped server; the replaced data is kept aside
     """
 
 
@@ -120,3 +122,39 @@ def server_status(data_dir: Path | None, as_json: bool) -> None:
     info = lb_server.status(data_dir)
     _print_status(info, as_json)
     sys.exit(info.exit_code)
+
+
+@server.command("backup")
+@data_dir_option
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="The backup file."
+)
+def server_backup(data_dir: Path | None, output: Path) -> None:
+    """Write the server's data to one file (a running server keeps serving while it is copied).
+
+    The file holds a consistent copy of the database, the owner's login and the web-UI token
+    key: keep it as private as the data dir. Logs, pid files and redis's queue are left out.
+    """
+    from labelbook import server as lb_server
+
+    info = lb_server.backup(output, data_dir)
+    counts = ", ".join(f"{count} {table}" for table, count in info.counts.items())
+    click.echo(f"backed up to {info.path} (as of {info.created_at}): {counts}")
+    click.echo(f"  files: {', '.join(info.files)} (readable only by you)")
+    click.echo(f"  left out: {'; '.join(info.left_out)}")
+
+
+@server.command("restore")
+@data_dir_option
+@click.argument("backup_file", type=click.Path(dir_okay=False, path_type=Path))
+def server_restore(data_dir: Path | None, backup_file: Path) -> None:
+    """Put a backup in place as the data of a stopped server; the data it replaces is moved aside."""
+    from labelbook import server as lb_server
+
+    info = lb_server.restore(backup_file, data_dir)
+    counts = ", ".join(f"{count} {table}" for table, count in info.counts.items())
+    click.echo(f"restored the backup of {info.created_at} into {info.data_dir}: {counts}")
+    if info.previous is not None:
+        click.echo(f"  the data it replaced is in {info.previous}")
+    flag = "" if info.data_dir == lb_server.default_data_dir() else f" --data-dir {info.data_dir}"
+    click.echo(f"Start it with `labelbook server start{flag}`; the owner's login is the backup's.")

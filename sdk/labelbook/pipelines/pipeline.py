@@ -390,11 +390,7 @@ class Pipeline:
         """argilla-server's progress counters of the stage's dataset (total, completed, pending)."""
         if not self.published(stage):
             return {"total": 0, "completed": 0, "pending": 0}
-        dataset = self.project(stage).state.dataset_id
-        reply: dict[str, int] = self.connection.request(
-            "GET", f"/api/v1/datasets/{dataset}/progress", doing=f"reading the progress of {stage.name!r}"
-        )
-        return reply
+        return self.project(stage).progress()
 
     def _route(self, result: RunResult) -> dict[str, set[str]]:
         """Apply the rules: team changes are logged (once each), exclusions returned per stage."""

@@ -52,8 +52,6 @@ from labelbook.releases.store import (
 from labelbook.releases.version import BUMPS, FIRST_VERSION, Bump, Version
 from labelbook.releases.wording import Segment, is_typo_fix, word_diff
 
-_author = author  # the name the jupyter widgets import; prefer `author`
-
 __all__ = [
     "BUMPS",
     "DEPLOYMENTS",

@@ -142,6 +142,19 @@ class Release:
         """The guide's structure as it was released (guide.json)."""
         return cast(Snapshot, json.loads(self.text("guide.json")))
 
+    def _repr_html_(self) -> str:
+        """A summary in a notebook: version, date, author, message and what changed."""
+        import html
+
+        from labelbook.releases.changes import plain_text
+
+        changes = "".join(f"<li>{html.escape(plain_text(line))}</li>" for line in self.changes)
+        return (
+            f"<div><b>Release {self.version}</b> <small>{self.manifest['created_at']} · "
+            f"{html.escape(self.author)} · {html.escape(self.bump)}</small>"
+            f"<br>{html.escape(self.message)}<ul>{changes}</ul></div>"
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """Summary as JSON data."""
         return {

@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from labelbook.server._bootstrap import enable_wal, prepare_process
+from labelbook.server._bootstrap import enable_wal, prepare_process, remember_subscriptions
 from labelbook.server.launcher import Credentials, ServerPaths, is_loopback
 
 
@@ -95,6 +95,7 @@ def main() -> None:
 
     enable_wal(paths.database)
     prepare_process()
+    remember_subscriptions()
     phase("imports")
     migrate()
     phase("migrations")
@@ -105,6 +106,11 @@ def main() -> None:
     if not is_loopback(args.host):
         asyncio.run(refuse_default_credentials())
     phase("search schema and owner")
+    # Similarity searches scan the table until their cache is in: no first-search stall.
+    try:
+        engine.warm_vector_caches(paths.database)
+    except Exception as err:  # a cache is an optimisation: serve without it rather than not at all
+        print(f"labelbook: could not start loading the vector caches: {err!r}", flush=True)
 
     import uvicorn
     from argilla_server import app

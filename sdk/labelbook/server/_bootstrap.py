@@ -29,6 +29,8 @@ def prepare_process() -> None:
     reuse_settings_adapters()
     skip_unsubscribed_events()
     rewrite_record_statuses_only_when_needed()
+    validate_new_records_apart_from_the_session()
+    ask_workspace_membership_once_per_request()
 
     @event.listens_for(Engine, "connect")
     def _tune_sqlite(dbapi_connection: Any, connection_record: Any) -> None:
@@ -61,6 +63,52 @@ def reuse_settings_adapters() -> None:
     )
 
 
+# The events enabled webhooks subscribe to, remembered by the API process (see remember_subscriptions).
+_subscriptions: dict[str, Any] = {"remember": False, "events": None, "generation": 0}
+
+
+async def _is_subscribed(db: Any, event: Any) -> bool:
+    from argilla_server.contexts import webhooks
+
+    if not _subscriptions["remember"]:
+        return any(event in webhook.events for webhook in await webhooks.list_enabled_webhooks(db))
+    events = _subscriptions["events"]
+    if events is None:
+        generation = _subscriptions["generation"]
+        enabled = await webhooks.list_enabled_webhooks(db)
+        events = frozenset(name for webhook in enabled for name in webhook.events)
+        # A webhook changed while we read: keep the answer for this event only, not for the next.
+        if generation == _subscriptions["generation"]:
+            _subscriptions["events"] = events
+    return event in events
+
+
+def remember_subscriptions() -> None:
+    """In the API process, ask which events enabled webhooks subscribe to once, not per response.
+
+    `skip_unsubscribed_events` asks the database for the enabled webhooks before every event:
+    two or three queries per submitted response (a quarter of the API's CPU per response in a
+    py-spy profile). Webhooks change only through this process's API (`create_webhook`,
+    `update_webhook`, `delete_webhook`), which here forget the remembered set after they run;
+    the worker keeps asking every time.
+    """
+    from argilla_server.contexts import webhooks
+
+    def forgetting(change: Any) -> Any:
+        async def change_and_forget(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return await change(*args, **kwargs)
+            finally:
+                _subscriptions["generation"] += 1
+                _subscriptions["events"] = None
+
+        return change_and_forget
+
+    for name in ("create_webhook", "update_webhook", "delete_webhook"):
+        setattr(webhooks, name, forgetting(getattr(webhooks, name)))
+    _subscriptions["remember"] = True
+
+
 def skip_unsubscribed_events() -> None:
     """Build a record or response webhook event only when an enabled webhook subscribes to it.
 
@@ -72,14 +120,13 @@ def skip_unsubscribed_events() -> None:
     what is delivered identical and skips the work when nothing is.
     """
     from argilla_server.bulk import records_bulk
-    from argilla_server.contexts import datasets, distribution, records, webhooks
+    from argilla_server.contexts import datasets, distribution, records
     from argilla_server.webhooks.v1 import records as record_events
     from argilla_server.webhooks.v1 import responses as response_events
 
     def when_subscribed(notify: Any) -> Any:
         async def notify_if_subscribed(db: Any, event: Any, subject: Any) -> list[Any]:
-            enabled = await webhooks.list_enabled_webhooks(db)
-            if not any(event in webhook.events for webhook in enabled):
+            if not await _is_subscribed(db, event):
                 return []
             return await notify(db, event, subject)
 
@@ -156,3 +203,54 @@ def rewrite_record_statuses_only_when_needed() -> None:
     )
     datasets.update_dataset = update_dataset
     dataset_jobs.update_dataset_records_status_job = queued
+
+
+def validate_new_records_apart_from_the_session() -> None:
+    """Validate a new record without attaching a throwaway Record to its dataset.
+
+    argilla-server 2.8's `RecordCreateValidator` builds `Record(fields=..., dataset=dataset)` to
+    validate suggestions and responses against; setting `dataset` fires the backref, so each
+    validated record lands in `dataset.records`, a collection of an object in the request's
+    session, without being in the session itself. The next autoflush walks that collection and
+    warns, once per bulk: `SAWarning: Object of type <Record> not in session, add operation along
+    'Dataset.records' will not proceed`. Setting the relationship as a loaded value (no event,
+    no backref) gives the validators the same `record.dataset` and leaves the session alone.
+    """
+    from argilla_server.models import Record
+    from argilla_server.validators import records as validators
+    from sqlalchemy.orm.attributes import set_committed_value
+
+    base = validators.RecordCreateValidator
+
+    async def validate(cls: Any, record_create: Any, dataset: Any) -> None:
+        record = Record(fields=record_create.fields)
+        set_committed_value(record, "dataset", dataset)
+        cls._validate_fields(record_create.fields, dataset)
+        cls._validate_metadata(record_create.metadata, dataset)
+        cls._validate_suggestions(record_create.suggestions, dataset, record=record)
+        cls._validate_vectors(record_create.vectors, dataset)
+        await cls._validate_responses(record_create.responses, dataset, record=record)
+
+    base.validate = classmethod(validate)
+
+
+def ask_workspace_membership_once_per_request() -> None:
+    """Remember `User.is_member(workspace)` on the request's User object instead of asking per record.
+
+    argilla-server 2.8 asks the database whether the user belongs to the dataset's workspace once
+    per record and metadata property when it filters an annotator's search results (50 records x
+    3 properties: 150 queries for one page of the pending queue), and once per item of a bulk of
+    responses. The User object is loaded per request (authentication), so the answer is kept for
+    that request only; a membership change applies from the next request on, as before.
+    """
+    from argilla_server.models import User
+
+    original = User.is_member
+
+    async def is_member(self: Any, workspace_id: Any) -> bool:
+        known: dict[Any, bool] = self.__dict__.setdefault("_lb_membership", {})
+        if workspace_id not in known:
+            known[workspace_id] = await original(self, workspace_id)
+        return known[workspace_id]
+
+    User.is_member = is_member

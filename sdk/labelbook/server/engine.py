@@ -25,8 +25,9 @@ import io
 import math
 import sqlite3
 import threading
+import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -53,7 +54,14 @@ from argilla_server.search_engine.base import (
 
 from labelbook.server import textquery
 
-__all__ = ["ENGINE_NAME", "LabelbookSearchEngine", "SearchStatements", "ensure_schema", "search_statements"]
+__all__ = [
+    "ENGINE_NAME",
+    "LabelbookSearchEngine",
+    "SearchStatements",
+    "ensure_schema",
+    "search_statements",
+    "warm_vector_caches",
+]
 
 ENGINE_NAME = "labelbook"
 SCHEMA_VERSION = "1"
@@ -832,8 +840,20 @@ def search_statements(
 # --- vectors -----------------------------------------------------------------------------------------
 
 
+_VECTOR_ROWS = (
+    "SELECT r.rowid, v.record_id, v.value FROM vectors AS v JOIN records AS r ON r.id = v.record_id "
+    "WHERE v.vector_settings_id = ?"
+)
+# Rows parsed per step: numpy's parser holds the GIL for one chunk only, so other requests keep going.
+_CHUNK = 2048
+
+
 class _VectorMatrix:
-    """One vector settings' normalised vectors (float32 rows) and their record ids."""
+    """One vector settings' normalised vectors (float32 rows) and their record ids.
+
+    Loaded in a background thread (`_start_loading`): until `ready`, similarity searches scan the
+    vectors table instead (correct, slower), so no request ever waits for a load.
+    """
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -841,40 +861,36 @@ class _VectorMatrix:
         self.ids: list[str] = []
         self.rows: dict[str, int] = {}
         self.matrix = np.zeros((0, 0), dtype=np.float32)
+        self.ready = False
+        self.loading = False
 
-    def refresh(self, conn: sqlite3.Connection, settings_id: str) -> None:
-        """Catch up with the vectors table through lb_vector_log; reload fully when much changed."""
+    def refresh(self, conn: sqlite3.Connection, settings_id: str) -> bool:
+        """Catch up with small changes through lb_vector_log; False when a full reload is needed."""
         last = conn.execute(
             "SELECT coalesce(max(seq), 0) FROM lb_vector_log WHERE vector_settings_id = ?", (settings_id,)
         ).fetchone()[0]
         if last == self.seq:
-            return
-        if self.seq >= 0:
-            changed = [
-                row[0]
-                for row in conn.execute(
-                    "SELECT DISTINCT record_id FROM lb_vector_log WHERE vector_settings_id = ? AND seq > ?",
-                    (settings_id, self.seq),
-                )
-            ]
-            if len(changed) <= max(1000, len(self.ids) // 5):
-                self._apply(conn, settings_id, changed)
-                self.seq = last
-                return
-        self._load(conn, settings_id)
-        self.seq = last
+            return True
+        changed = [
+            row[0]
+            for row in conn.execute(
+                "SELECT DISTINCT record_id FROM lb_vector_log WHERE vector_settings_id = ? AND seq > ?",
+                (settings_id, self.seq),
+            )
+        ]
+        if len(changed) <= max(1000, len(self.ids) // 5):
+            self._apply(conn, settings_id, changed)
+            self.seq = last
+            return True
+        self.ready = False
+        return False
 
-    def _load(self, conn: sqlite3.Connection, settings_id: str) -> None:
-        rows = conn.execute(
-            "SELECT r.rowid, v.record_id, v.value FROM vectors AS v JOIN records AS r ON r.id = v.record_id "
-            "WHERE v.vector_settings_id = ?",
-            (settings_id,),
-        ).fetchall()
-        # Insertion order; sorted here because SQLite's sorter would copy every (kB-long) value.
-        rows.sort(key=lambda row: row[0])
-        self.ids = [row[1] for row in rows]
-        self.rows = {record_id: i for i, record_id in enumerate(self.ids)}
-        self.matrix = _normalise(_parse_vectors([row[2] for row in rows]))
+    def install(self, seq: int, ids: list[str], matrix: np.ndarray) -> None:
+        self.ids = ids
+        self.rows = {record_id: i for i, record_id in enumerate(ids)}
+        self.matrix = matrix
+        self.seq = seq
+        self.ready = True
 
     def _apply(self, conn: sqlite3.Connection, settings_id: str, record_ids: list[str]) -> None:
         current: dict[str, list[float]] = {}
@@ -904,6 +920,91 @@ class _VectorMatrix:
             for record_id in new:
                 self.rows[record_id] = len(self.ids)
                 self.ids.append(record_id)
+
+
+def _vector_chunks(
+    conn: sqlite3.Connection, settings_id: str
+) -> Iterator[tuple[np.ndarray, list[str], np.ndarray]]:
+    """(rowids, record ids, normalised vectors) of one vector settings, a chunk at a time."""
+    cursor = conn.execute(_VECTOR_ROWS, (settings_id,))
+    while rows := cursor.fetchmany(_CHUNK):
+        rowids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
+        yield rowids, [row[1] for row in rows], _normalise(_parse_vectors([row[2] for row in rows]))
+
+
+def _load_matrix(database: str, settings_id: str) -> tuple[int, list[str], np.ndarray]:
+    """One vector settings' vectors as of one snapshot: (log position, ids, matrix), insertion order."""
+
+    def work(conn: sqlite3.Connection) -> tuple[int, list[str], np.ndarray]:
+        seq = conn.execute(
+            "SELECT coalesce(max(seq), 0) FROM lb_vector_log WHERE vector_settings_id = ?", (settings_id,)
+        ).fetchone()[0]
+        rowids: list[np.ndarray] = []
+        ids: list[str] = []
+        blocks: list[np.ndarray] = []
+        for chunk_rowids, chunk_ids, block in _vector_chunks(conn, settings_id):
+            rowids.append(chunk_rowids)
+            ids.extend(chunk_ids)
+            blocks.append(block)
+        if not ids:
+            return seq, [], np.zeros((0, 0), dtype=np.float32)
+        # Insertion order; sorted here because SQLite's sorter would copy every (kB-long) value.
+        order = np.argsort(np.concatenate(rowids), kind="stable")
+        return seq, [ids[i] for i in order], np.vstack(blocks)[order]
+
+    return _read(database, work)
+
+
+def _start_loading(database: str, settings_id: str, matrix: _VectorMatrix) -> None:
+    """Load `matrix` in a daemon thread unless it is ready or already loading."""
+    with matrix.lock:
+        if matrix.ready or matrix.loading:
+            return
+        matrix.loading = True
+
+    def load() -> None:
+        try:
+            started = time.perf_counter()
+            seq, ids, vectors = _load_matrix(database, settings_id)
+            with matrix.lock:
+                matrix.install(seq, ids, vectors)
+            took = time.perf_counter() - started
+            print(f"labelbook: vector cache {settings_id} ({len(ids)} vectors) in {took:.1f} s", flush=True)
+        except Exception as err:  # the searches keep scanning; the next one tries again
+            print(f"labelbook: loading the vector cache {settings_id} failed: {err!r}", flush=True)
+        finally:
+            with matrix.lock:
+                matrix.loading = False
+
+    threading.Thread(target=load, name=f"lb-vectors-{settings_id[:8]}", daemon=True).start()
+
+
+def warm_vector_caches(database: Path | str) -> list[str]:
+    """Start loading every vector settings' cache in the background; returns their ids."""
+    database = str(database)
+    settings_ids = _read(
+        database, lambda conn: [row[0] for row in conn.execute("SELECT id FROM vectors_settings")]
+    )
+    for settings_id in settings_ids:
+        _start_loading(database, settings_id, _matrix_for(database, settings_id))
+    return settings_ids
+
+
+def _scan_scores(
+    conn: sqlite3.Connection, settings_id: str, target: np.ndarray
+) -> tuple[list[str], np.ndarray]:
+    """Every vector's cosine score against `target`, read straight from the table (no cache needed)."""
+    rowids: list[np.ndarray] = []
+    ids: list[str] = []
+    scores: list[np.ndarray] = []
+    for chunk_rowids, chunk_ids, block in _vector_chunks(conn, settings_id):
+        rowids.append(chunk_rowids)
+        ids.extend(chunk_ids)
+        scores.append((1.0 + block @ target) / 2.0)
+    if not ids:
+        return [], np.zeros(0, dtype=np.float32)
+    order = np.argsort(np.concatenate(rowids), kind="stable")
+    return [ids[i] for i in order], np.concatenate(scores)[order]
 
 
 def _parse_vector(value: str) -> list[float]:
@@ -1162,14 +1263,26 @@ class LabelbookSearchEngine(SearchEngine):
                 query_vector = _parse_vector(row[0]) if row else None
             if query_vector is None or len(query_vector) == 0:
                 raise ValueError("Cannot find a vector value to apply with provided info")
+            target = np.asarray(query_vector, dtype=np.float32)
+            norm = float(np.linalg.norm(target))
+            if norm == 0:
+                raise ValueError("Cannot search by similarity to a zero vector")
+            target = target / norm
+            if order == SimilarityOrder.least_similar:
+                # Elasticsearch inverts the query vector.
+                target = -target
             matrix = _matrix_for(self.database, settings_id)
-            # Held throughout: a refresh by another thread mutates the matrix in place.
+            # Held while scoring: a refresh by another thread mutates the matrix in place. A cache
+            # still loading is never waited for: the search scans the table instead.
             with matrix.lock:
-                matrix.refresh(conn, settings_id)
-                return _nearest(conn, matrix, np.asarray(query_vector, dtype=np.float32))
+                if matrix.ready and matrix.refresh(conn, settings_id):
+                    # Elasticsearch's cosine score: (1 + cosine) / 2, in [0, 1].
+                    return _nearest(conn, matrix.ids, (1.0 + matrix.matrix @ target) / 2.0)
+            _start_loading(self.database, settings_id, matrix)
+            ids, scores = _scan_scores(conn, settings_id, target)
+            return _nearest(conn, ids, scores)
 
-        def _nearest(conn: sqlite3.Connection, matrix: _VectorMatrix, target: np.ndarray) -> SearchResponses:
-            ids, vectors = matrix.ids, matrix.matrix
+        def _nearest(conn: sqlite3.Connection, ids: list[str], scores: np.ndarray) -> SearchResponses:
             if not ids:
                 return SearchResponses(items=[], total=0)
             candidates = np.ones(len(ids), dtype=bool)
@@ -1180,18 +1293,8 @@ class LabelbookSearchEngine(SearchEngine):
                     row[0] for row in conn.execute(f"SELECT r.id {selection.from_where}", selection.params)
                 }
                 candidates = np.fromiter((i in allowed for i in ids), dtype=bool, count=len(ids))
-            if excluded is not None and excluded in matrix.rows:
-                candidates[matrix.rows[excluded]] = False
-
-            norm = float(np.linalg.norm(target))
-            if norm == 0:
-                raise ValueError("Cannot search by similarity to a zero vector")
-            target = target / norm
-            if order == SimilarityOrder.least_similar:
-                # Elasticsearch inverts the query vector.
-                target = -target
-            # Elasticsearch's cosine score: (1 + cosine) / 2, in [0, 1].
-            scores = (1.0 + vectors @ target) / 2.0
+            if excluded is not None and excluded in ids:
+                candidates[ids.index(excluded)] = False
             pool = np.flatnonzero(candidates)
             k = min(max_results, len(pool))
             if k == 0:

@@ -1,0 +1,143 @@
+"""Similarity search before its vector cache is loaded: answered by a scan, never by waiting.
+
+The cache loads in a background thread (at start, or on the first search of a vector settings).
+Here the load is held back on purpose, so the searches made meanwhile must come from the scan,
+and must equal what the cache answers once it is in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+import time
+import uuid
+from types import SimpleNamespace
+from typing import Any
+
+import argilla as rg
+import numpy as np
+import pytest
+from argilla_server.enums import SimilarityOrder
+
+from labelbook.server import ServerPaths, engine
+
+RECORDS = 3000
+DIMENSIONS = 16
+
+
+@pytest.fixture(scope="module")
+def vectors_dataset(lb_server: Any, argilla_client: rg.Argilla) -> dict[str, Any]:
+    tag = uuid.uuid4().hex[:8]
+    workspace = rg.Workspace(name=f"vectors-{tag}", client=argilla_client).create()
+    dataset = rg.Dataset(
+        name=f"vectors-{tag}",
+        workspace=workspace,
+        settings=rg.Settings(
+            fields=[rg.TextField("text")],
+            questions=[rg.LabelQuestion("label", labels=["a", "b"])],
+            vectors=[rg.VectorField(name="emb", dimensions=DIMENSIONS)],
+        ),
+        client=argilla_client,
+    ).create()
+    rng = np.random.default_rng(14)
+    values = rng.normal(size=(RECORDS, DIMENSIONS)).round(4)
+    dataset.records.log(
+        [
+            rg.Record(id=f"r{i}", fields={"text": f"item {i}"}, vectors={"emb": values[i].tolist()})
+            for i in range(RECORDS)
+        ]
+    )
+    database = ServerPaths(lb_server.data_dir).database
+    with sqlite3.connect(database) as conn:
+        settings_id = conn.execute(
+            "SELECT id FROM vectors_settings WHERE dataset_id = ?", (dataset.id.hex,)
+        ).fetchone()[0]
+        by_external = dict(
+            conn.execute("SELECT external_id, id FROM records WHERE dataset_id = ?", (dataset.id.hex,))
+        )
+    return {
+        "database": database,
+        "dataset": SimpleNamespace(id=dataset.id),
+        "settings": SimpleNamespace(id=uuid.UUID(settings_id)),
+        "settings_id": settings_id,
+        "values": values,
+        "record_ids": [by_external[f"r{i}"] for i in range(RECORDS)],
+    }
+
+
+def expected_top(world: dict[str, Any], query: np.ndarray, k: int, skip: int | None = None) -> list[str]:
+    unit = world["values"] / np.linalg.norm(world["values"], axis=1, keepdims=True)
+    scores = unit @ (query / np.linalg.norm(query))
+    if skip is not None:
+        scores[skip] = -np.inf
+    return [world["record_ids"][i] for i in np.argsort(-scores, kind="stable")[:k]]
+
+
+def test_a_search_before_the_cache_is_loaded_scans_and_never_waits(
+    vectors_dataset: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = vectors_dataset
+    database = str(world["database"])
+    monkeypatch.setattr(engine, "_matrices", {})  # as in a freshly started API process
+    release = threading.Event()
+    real_load = engine._load_matrix
+
+    def held_back_load(*args: Any) -> Any:
+        release.wait(timeout=60)
+        return real_load(*args)
+
+    monkeypatch.setattr(engine, "_load_matrix", held_back_load)
+    search_engine = engine.LabelbookSearchEngine(database)
+    query = world["values"][7] + world["values"][8]
+
+    async def searches() -> tuple[Any, Any, Any, Any]:
+        by_value = search_engine.similarity_search(
+            world["dataset"], world["settings"], value=query.tolist(), max_results=10
+        )
+        by_record = search_engine.similarity_search(
+            world["dataset"],
+            world["settings"],
+            record=SimpleNamespace(id=uuid.UUID(world["record_ids"][7])),
+            max_results=5,
+            order=SimilarityOrder.least_similar,
+        )
+        page = search_engine.search(world["dataset"], limit=5)
+        # Each must answer while the cache is held back: a wait on it would time out here.
+        return await asyncio.wait_for(asyncio.gather(by_value, by_record, page, asyncio.sleep(0)), 30)
+
+    try:
+        cold_value, cold_record, page, _ = asyncio.run(searches())
+        matrix = engine._matrix_for(database, world["settings_id"])
+        assert matrix.loading and not matrix.ready
+        assert page.total >= RECORDS
+    finally:
+        release.set()
+
+    assert [str(item.record_id.hex) for item in cold_value.items] == expected_top(world, query, 10)
+    least = expected_top(world, -world["values"][7], 5, skip=7)
+    assert [item.record_id.hex for item in cold_record.items] == least
+
+    deadline = time.monotonic() + 60
+    while not matrix.ready and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert matrix.ready and len(matrix.ids) == RECORDS
+    warm_value, warm_record, _, _ = asyncio.run(searches())
+    for cold, warm in ((cold_value, warm_value), (cold_record, warm_record)):
+        assert [item.record_id for item in warm.items] == [item.record_id for item in cold.items]
+        assert [item.score for item in warm.items] == pytest.approx([item.score for item in cold.items])
+        assert warm.total == cold.total
+
+
+def test_warming_at_start_loads_every_vector_settings(
+    vectors_dataset: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    database = str(vectors_dataset["database"])
+    monkeypatch.setattr(engine, "_matrices", {})
+    warmed = engine.warm_vector_caches(database)
+    assert vectors_dataset["settings_id"] in warmed
+    matrix = engine._matrix_for(database, vectors_dataset["settings_id"])
+    deadline = time.monotonic() + 60
+    while not matrix.ready and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert matrix.ready and len(matrix.ids) == RECORDS
