@@ -89,6 +89,21 @@ def test_the_cli_finds_the_one_pipeline_of_a_module_or_a_notebook(tmp_path: Path
         load_pipeline(tmp_path / "bad.ipynb")
 
 
+def test_the_pipeline_commands_exit_2_through_the_one_error_boundary(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from labelbook.cli import main
+
+    (tmp_path / "empty.py").write_text("x = 1\n", encoding="utf-8")
+    for command in ("run", "status"):
+        for target in (tmp_path / "empty.py", tmp_path / "missing.py"):
+            result = CliRunner().invoke(main, ["pipeline", command, str(target)])
+            assert result.exit_code == 2, result.output
+            assert "error: " in result.output and "Traceback" not in result.output
+    shown = CliRunner().invoke(main, ["pipeline", "run", str(tmp_path / "empty.py")]).output
+    assert "no Pipeline declared; bind exactly one" in shown
+
+
 def test_active_time_counts_gaps_up_to_the_idle_limit_plus_reading_time_per_sitting() -> None:
     times = pd.Series(pd.to_datetime(["2026-01-05 09:00", "2026-01-05 09:04", "2026-01-05 09:30"], utc=True))
     # 4 minutes of work between the first two; a 26-minute gap is a break: 2 sittings x 5 minutes.
