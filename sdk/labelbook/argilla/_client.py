@@ -241,7 +241,8 @@ def connect(
         raise BackendError(
             f"no API key for the Argilla server at {url} ({source}): ARGILLA_API_KEY is not set, and "
             f"{'; '.join(found)}. "
-            "Set ARGILLA_API_KEY to an owner's API key of that server, or start its local server with "
+            "Set ARGILLA_API_KEY to an owner's API key of that server (the local server's key is only ever "
+            "sent to the local server), or start its local server with "
             "`labelbook server start --data-dir DIR` (or pass --data-dir)."
         )
     key_from = "given" if api_key else "ARGILLA_API_KEY" if env_key else str(local_dir)
