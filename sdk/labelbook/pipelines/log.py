@@ -32,6 +32,9 @@ class Log:
         self.path = path
         """Where the lines are."""
         self._fd: int | None = None
+        # What was read so far: the lines are parsed once, a later read parses only what was added.
+        self._read: list[dict[str, Any]] = []
+        self._offset = 0
 
     def append(self, *events: dict[str, Any]) -> None:
         """Write the events, each stamped with `at`, in one write (the file stays open until `close`)."""
@@ -54,16 +57,31 @@ class Log:
             self._fd = None
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
-        if not self.path.is_file():
+        self._catch_up()
+        return iter(list(self._read))
+
+    def _catch_up(self) -> None:
+        """Parse the whole lines added since the last read (by anyone: the file is the truth)."""
+        try:
+            size = self.path.stat().st_size
+        except FileNotFoundError:
+            size = 0
+        if size < self._offset:  # a new file in its place: read it from the start
+            self._read, self._offset = [], 0
+        if size == self._offset:
             return
-        with open(self.path, encoding="utf-8") as handle:
-            for line in handle:
-                if not line.endswith("\n"):
-                    return  # torn by a kill
-                try:
-                    yield json.loads(line)
-                except ValueError:
-                    continue  # a torn line followed by later ones
+        with open(self.path, "rb") as handle:
+            handle.seek(self._offset)
+            data = handle.read(size - self._offset)
+        end = data.rfind(b"\n")
+        if end < 0:
+            return  # only a line still being written (or torn by a kill): not read yet
+        for line in data[:end].split(b"\n"):
+            try:
+                self._read.append(json.loads(line))
+            except ValueError:
+                continue  # a line torn by a kill, followed by later ones
+        self._offset += end + 1
 
     def events(self, *kinds: str) -> Iterable[dict[str, Any]]:
         """The events of these kinds, oldest first."""

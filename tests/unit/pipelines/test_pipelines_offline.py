@@ -30,6 +30,12 @@ def test_a_line_torn_by_a_kill_is_skipped_and_the_next_append_starts_on_its_own_
     assert [e["item"] for e in log.events("made")] == ["a", "b"]
     assert oct(log.path.stat().st_mode & 0o777) == "0o600"
     assert all(json.loads(line)["at"] for line in log.path.read_text().splitlines() if line.endswith("}"))
+    # A reader parses each line once and then only what was appended since, by any writer.
+    reader = Log(log.path)
+    assert [e["item"] for e in reader.events("made")] == ["a", "b"]
+    log.append({"event": "made", "item": "c"})
+    assert [e["item"] for e in reader.events("made")] == ["a", "b", "c"]
+    log.close()
 
 
 def test_declaring_refuses_what_cannot_work(tmp_path: Path) -> None:
