@@ -289,7 +289,8 @@ def load_gold(task: Task, gold: object) -> dict[str, Gold]:
         if problems:
             raise RecordsError(f"gold answers: {len(problems)} problem(s): {problems[0]}", problems)
         return {rid: Gold(given, notes.get(rid, "")) for rid, given in answers.items()}
-    from labelbook.argilla.records import read_answers, read_rows
+    from labelbook.argilla.answers import read_answers
+    from labelbook.argilla.records import read_rows
 
     rows, _, _ = read_rows(gold, "gold")
     expected = read_answers(task, rows)

@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from labelbook.argilla.answers import check_answers
 from labelbook.argilla.records import (
     Prepared,
     RecordsSource,
     Suggest,
-    check_answers,
     check_records,
     read_rows,
 )

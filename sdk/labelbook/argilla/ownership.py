@@ -27,8 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from labelbook.argilla._client import Connection
-from labelbook.argilla.state import _write, private_dir
+from labelbook.argilla.state import private_dir
 from labelbook.errors import LabelbookError
+from labelbook.files import write_text
 
 MARKER = "labelbook_project"
 """The hidden metadata property that marks a dataset as a labelbook project's (a reserved name)."""
@@ -68,7 +69,7 @@ def project_id(folder: Path) -> str:
         return text
     made = uuid.uuid4().hex
     private_dir(folder)
-    _write(path, made + "\n", 0o600)
+    write_text(path, made + "\n", 0o600)
     return made
 
 

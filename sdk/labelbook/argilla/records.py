@@ -7,11 +7,12 @@ the field values is used); metadata columns are named after the task's metadata;
 from `<question>.suggestion`, `<question>.suggestion.score` and `<question>.suggestion.agent`
 columns, or from a callable. Columns named after a *question* are never uploaded: they are
 answers, and answers (gold ones above all) must never reach a contractor as suggestions.
+
+Chat values become Argilla's messages in `argilla/chat.py`; gold answers are read in `argilla/answers.py`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import math
@@ -21,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from labelbook.argilla.chat import check_chats
 from labelbook.errors import RecordsError, TaskError
-from labelbook.markup import fence
 from labelbook.task import ChatField, Metadata, Question, RankingQuestion, Task
 
 RecordsSource = Any  # a pandas DataFrame, a path to .csv/.jsonl/.json/.parquet, or a list of dicts
@@ -188,13 +189,19 @@ def _frame_rows(frame: Any) -> list[dict[str, Any]]:
     return [{str(k): plain(v) for k, v in row.items()} for row in rows]
 
 
+def column_names(rows: Iterable[Mapping[str, Any]]) -> list[str]:
+    """Every column of the rows, in the order first seen (rows may differ in their keys)."""
+    return list(dict.fromkeys(key for row in rows for key in row))
+
+
 def content_id(fields: Mapping[str, Any]) -> str:
     """A stable id from the field values: the same content always gets the same id."""
     text = json.dumps(fields, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
 
 
-def _where(row: int, name: str, offset: int) -> str:
+def row_place(row: int, offset: int) -> str:
+    """`row 3 (line 4)`: a data row, and its line in the file where the file has a header."""
     return f"row {row}" + (f" (line {row + offset})" if offset else "")
 
 
@@ -219,46 +226,14 @@ def _coerce_metadata(item: Metadata, value: Any) -> Any:
     return value
 
 
-_CHAT_LIMIT = 20000  # argilla-server's longest message (longer ones are cut, and say so)
-CHAT_MAX_MESSAGES = 500  # argilla-server's most messages in one chat field (CHAT_FIELDS_MAX_MESSAGES)
-
-
-def argilla_chat(task_field: ChatField, value: Any) -> list[dict[str, str]]:
-    """A labelbook chat value as Argilla's messages: each {role, content}, with tool calls, shell
-    commands, their output and exit codes written into the content as markdown."""
-    messages = []
-    for message in task_field.messages(value):
-        parts = [message.content] if message.content.strip() else []
-        for call in message.tool_calls:
-            arguments = call.arguments
-            command = call.command
-            if command is not None:
-                parts.append(f"`{call.name}`:\n" + fence(f"$ {command}", "bash"))
-            else:
-                shown = arguments if isinstance(arguments, str) else json.dumps(arguments, ensure_ascii=False)
-                parts.append(f"`{call.name}` " + fence(shown or "", "json"))
-        if message.command is not None:
-            shell = f"$ {message.command}" + (f"\n{message.output}" if message.output else "")
-            parts.append(fence(shell, "bash"))
-        elif message.output:
-            parts.append(fence(message.output))
-        if message.exit_code not in (None, 0):
-            parts.append(f"exit code {message.exit_code}")
-        content = "\n\n".join(parts) or "(no text)"
-        if len(content) > _CHAT_LIMIT:
-            content = content[: _CHAT_LIMIT - 40] + "\n\n… (cut: too long for Argilla)"
-        role = message.role if message.role in ("user", "assistant", "system") else message.role[:20]
-        messages.append({"role": role, "content": content})
-    return messages
-
-
 def _suggestion_value(question: Question, value: Any) -> Any:
     if isinstance(question, RankingQuestion):
         return [{"value": v, "rank": i} for i, v in enumerate(value, 1)]
     return value
 
 
-def _maybe_json(value: Any) -> Any:
+def json_cell(value: Any) -> Any:
+    """A cell that holds a JSON list or object, parsed; any other value as it is."""
     if isinstance(value, str) and value[:1] in "[{":
         try:
             return json.loads(value)
@@ -350,7 +325,7 @@ def _read_row(
                 if found is None:
                     continue
                 key = found
-                suggestions.setdefault(question, {})[key] = _maybe_json(value) if key == "value" else value
+                suggestions.setdefault(question, {})[key] = json_cell(value) if key == "value" else value
     return record_fields, record_metadata, suggestions
 
 
@@ -401,11 +376,7 @@ def _check_columns(
     questions = {q.name: q for q in task.questions}
     targets = set(fields) | {m.name for m in task.metadata}
     problems: list[str] = []
-    columns: list[str] = []
-    for row in rows:
-        for key in row:
-            if key not in columns:
-                columns.append(key)
+    columns = column_names(rows)
     for column, target in mapping.items():
         base = target.split(".", 1)[0]
         if target not in targets and not (base in questions and target.startswith(f"{base}.suggestion")):
@@ -426,22 +397,6 @@ def _check_columns(
                 + missing_column_hint(item.name, columns, present & targets | {id_column})
             )
     return columns, mapped, problems
-
-
-def _check_chats(
-    chat_fields: list[ChatField], record_fields: dict[str, Any], where: str, problems: list[str]
-) -> None:
-    """Chat fields in the server's message form (in place), and not longer than it takes."""
-    for chat in chat_fields:
-        if isinstance(record_fields.get(chat.name), list):
-            with contextlib.suppress(TaskError):  # already reported by validate_record
-                record_fields[chat.name] = argilla_chat(chat, record_fields[chat.name])
-            if len(record_fields[chat.name]) > CHAT_MAX_MESSAGES:
-                problems.append(
-                    f"{where}: field {chat.name!r} has {len(record_fields[chat.name])} messages; "
-                    f"argilla-server takes at most {CHAT_MAX_MESSAGES} per chat: split the conversation "
-                    "over several records, or merge consecutive tool steps into one message"
-                )
 
 
 def check_records(
@@ -476,7 +431,7 @@ def check_records(
     payloads: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
     for number, row in enumerate(rows, 1):
-        where = _where(number, name, offset)
+        where = row_place(number, offset)
         record_fields, record_metadata, suggestions = _read_row(row, mapped, fields, metadata, questions)
         try:
             task.validate_record(record_fields)
@@ -507,10 +462,10 @@ def check_records(
             problems.append(f"{where}: empty {id_column!r}: every record needs an id (or drop the column)")
             continue
         record_id = str(raw_id) if raw_id is not None else content_id(record_fields)
-        _check_chats(chat_fields, record_fields, where, problems)
+        check_chats(chat_fields, record_fields, where, problems)
         if record_id in seen:
             problems.append(
-                f"{where}: id {record_id!r} repeats {_where(seen[record_id], name, offset)}; use unique ids"
+                f"{where}: id {record_id!r} repeats {row_place(seen[record_id], offset)}; use unique ids"
                 + ("" if raw_id is not None else " (the two rows have the same content)")
             )
             continue
@@ -523,88 +478,6 @@ def check_records(
         ids.append(record_id)
         payloads.append(body)
     return Prepared(ids, payloads, ignored), problems
-
-
-def read_answers(
-    task: Task, source: RecordsSource, *, id_column: str = "id", what: str = "gold"
-) -> dict[str, dict[str, Any]]:
-    """Expert answers: record id → {question: value}, validated against the task."""
-    rows, name, offset = read_rows(source, what)
-    answers, problems = check_answers(task, rows, name, offset, id_column=id_column)
-    if problems:
-        raise problems_error(name, problems, f"{what} answers")
-    return answers
-
-
-def _answer(question: Question, value: Any) -> Any:
-    value = value if question.kind == "text" else _maybe_json(value)
-    if question.kind == "rating" and isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        value = int(value)
-    if question.kind == "rating" and isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return value
-
-
-def check_answers(
-    task: Task, rows: list[dict[str, Any]], name: str, offset: int = 0, *, id_column: str = "id"
-) -> tuple[dict[str, dict[str, Any]], list[str]]:
-    """Expert answers that are fine (record id → {question: value}) and every problem, each with its row."""
-    questions = {q.name: q for q in task.questions}
-    answers: dict[str, dict[str, Any]] = {}
-    problems: list[str] = []
-    columns: list[str] = []
-    for row in rows:
-        columns.extend(key for key in row if key not in columns)
-    if not rows:
-        problems.append("no gold answers (the file has no rows)")
-    elif id_column not in columns:
-        problems.append(
-            f"no {id_column!r} column (columns: {', '.join(columns)}): each gold answer names the record it "
-            "answers" + missing_column_hint(id_column, columns, set(questions), option="rename")
-        )
-        return answers, problems
-    import difflib
-
-    for column in (c for c in columns if c != id_column and c not in questions):
-        close = difflib.get_close_matches(column, [q for q in questions if q not in columns], n=1, cutoff=0.6)
-        if close:
-            problems.append(
-                f"column {column!r} is not a question of task {task.name!r}; did you mean {close[0]!r}? "
-                f"rename the column (questions: {', '.join(questions)})"
-            )
-    seen: dict[str, int] = {}
-    for number, row in enumerate(rows, 1):
-        where = _where(number, name, offset)
-        record_id = row.get(id_column)
-        if record_id is None:
-            problems.append(f"{where}: no {id_column!r}: each gold answer names the record it answers")
-            continue
-        record_id = str(record_id)
-        if record_id in seen:
-            problems.append(
-                f"{where}: id {record_id!r} repeats {_where(seen[record_id], name, offset)}; "
-                "give each record one gold row"
-            )
-            continue
-        seen[record_id] = number
-        given: dict[str, Any] = {}
-        wrong = False
-        for key, value in row.items():
-            if key in questions and value is not None:
-                value = _answer(questions[key], value)
-                try:
-                    questions[key].validate_value(value)
-                except TaskError as err:
-                    problems.append(f"{where}: {err}")
-                    wrong = True
-                    continue
-                given[key] = value
-        if not given and not wrong:
-            problems.append(f"{where}: no answer to any question ({', '.join(questions)})")
-            continue
-        if given and not wrong:
-            answers[record_id] = given
-    return answers, problems
 
 
 def interleave(ids: Sequence[str], gold: set[str], rate: float | None) -> list[str]:

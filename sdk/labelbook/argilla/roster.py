@@ -54,55 +54,23 @@ def check_roster(
 
     Usernames are trimmed and compared without case (`Alice ` and `alice` are one person: refused,
     both rows named). A missing or empty vendor or rate keeps the previous roster's for that person."""
+    columns, problem = _roster_columns(rows, name)
+    if columns is None:
+        return [], [problem], []
+    before = {a.username.lower(): a for a in previous or []}
     problems: list[str] = []
     notes: list[str] = []
     roster: list[Annotator] = []
-    columns: list[str] = []
-    for row in rows:
-        columns.extend(str(key) for key in row if key not in columns)
-    header = {c.strip().lower(): c for c in columns}
-    if not rows:
-        return (
-            [],
-            [
-                f"{name}: no annotators (the roster is empty); an empty roster would take every annotator "
-                "out of the workspace, so it is refused: list the annotators, or publish without --annotators"
-            ],
-            [],
-        )
-    if "username" not in header:
-        hint = missing_column_hint("username", columns, set(), option="rename")
-        if "did you mean" not in hint:
-            hint = "; name the column with the annotators' logins `username`"
-        return [], [f"{name}: no 'username' column (columns found: {', '.join(columns)}){hint}"], []
-    username_col = header["username"]
-    vendor_col = header.get("vendor") or header.get("group")
-    rate_col = header.get("rate")
-    before = {a.username.lower(): a for a in previous or []}
     seen: dict[str, tuple[int, str]] = {}
     missing_vendor: list[str] = []
     for number, row in enumerate(rows, 1):
         where = f"{name}, row {number}" + (f" (line {number + offset})" if offset else "")
-        raw = row.get(username_col)
-        username = raw.strip() if isinstance(raw, str) else raw
-        if not isinstance(username, str) or not _USERNAME.match(username):
-            problems.append(
-                f"{where}: username {raw!r} is not allowed: letters, digits, '-' and '_', "
-                "not starting with '-' or '_'"
-            )
+        username, problem = _username(row.get(columns.username), where, number, seen)
+        if username is None:
+            problems.append(problem)
             continue
-        key = username.lower()
-        if key in seen:
-            first, spelled = seen[key]
-            same = "is listed twice" if spelled == username else f"and {spelled!r} are one person"
-            problems.append(
-                f"{where}: {username!r} {same} (row {first}; usernames are compared without case and "
-                "spaces): keep one row"
-            )
-            continue
-        seen[key] = (number, username)
-        old = before.get(key)
-        vendor = row.get(vendor_col) if vendor_col else None
+        old = before.get(username.lower())
+        vendor = row.get(columns.vendor) if columns.vendor else None
         vendor = str(vendor).strip() if vendor is not None else ""
         if not vendor:
             if old is not None and old.vendor:
@@ -112,25 +80,80 @@ def check_roster(
                 )
             else:
                 missing_vendor.append(f"{username!r} (row {number})")
-        rate: Any = row.get(rate_col) if rate_col else None
-        if isinstance(rate, str) and not rate.strip():
-            rate = None
-        if rate is not None:
-            try:
-                rate = float(rate)
-            except (TypeError, ValueError):
-                problems.append(f"{where}: rate {rate!r} is not a number")
-                continue
-        elif old is not None:
-            rate = old.rate
+        rate, problem = _rate(row.get(columns.rate) if columns.rate else None, old, where)
+        if problem:
+            problems.append(problem)
+            continue
         roster.append(Annotator(username, vendor, rate))
     if missing_vendor:
-        column = "" if vendor_col else " (the roster has no 'vendor' column)"
+        column = "" if columns.vendor else " (the roster has no 'vendor' column)"
         notes.append(
             f"{name}: no vendor for {', '.join(missing_vendor)}{column}; their answers will show vendor '' "
             "(answers made under an earlier roster keep the vendor they were made under)"
         )
     return roster, problems, notes
+
+
+@dataclass(frozen=True)
+class _RosterColumns:
+    """The roster's columns as spelled in its header (matched without case)."""
+
+    username: str
+    vendor: str | None
+    """`vendor`, else `group`, else none."""
+    rate: str | None
+
+
+def _roster_columns(rows: list[dict[str, Any]], name: str) -> tuple[_RosterColumns | None, str]:
+    """The roster's columns, or None and the problem: no rows, or no username column."""
+    columns: list[str] = []
+    for row in rows:
+        columns.extend(str(key) for key in row if key not in columns)
+    header = {c.strip().lower(): c for c in columns}
+    if not rows:
+        return None, (
+            f"{name}: no annotators (the roster is empty); an empty roster would take every annotator "
+            "out of the workspace, so it is refused: list the annotators, or publish without --annotators"
+        )
+    if "username" not in header:
+        hint = missing_column_hint("username", columns, set(), option="rename")
+        if "did you mean" not in hint:
+            hint = "; name the column with the annotators' logins `username`"
+        return None, f"{name}: no 'username' column (columns found: {', '.join(columns)}){hint}"
+    vendor = header.get("vendor") or header.get("group")
+    return _RosterColumns(header["username"], vendor, header.get("rate")), ""
+
+
+def _username(raw: Any, where: str, number: int, seen: dict[str, tuple[int, str]]) -> tuple[str | None, str]:
+    """The row's username, trimmed, or None and the problem: not a valid login, or a person already
+    listed (without case). `seen` (lowered username → row and spelling) learns the new ones."""
+    username = raw.strip() if isinstance(raw, str) else raw
+    if not isinstance(username, str) or not _USERNAME.match(username):
+        return None, (
+            f"{where}: username {raw!r} is not allowed: letters, digits, '-' and '_', "
+            "not starting with '-' or '_'"
+        )
+    key = username.lower()
+    if key in seen:
+        first, spelled = seen[key]
+        same = "is listed twice" if spelled == username else f"and {spelled!r} are one person"
+        return None, (
+            f"{where}: {username!r} {same} (row {first}; usernames are compared without case and "
+            "spaces): keep one row"
+        )
+    seen[key] = (number, username)
+    return username, ""
+
+
+def _rate(raw: Any, old: Annotator | None, where: str) -> tuple[Any, str]:
+    """The row's rate as a float (an empty cell keeps the previous roster's), or the problem."""
+    rate = None if isinstance(raw, str) and not raw.strip() else raw
+    if rate is not None:
+        try:
+            return float(rate), ""
+        except (TypeError, ValueError):
+            return None, f"{where}: rate {rate!r} is not a number"
+    return (old.rate if old is not None else None), ""
 
 
 @dataclass

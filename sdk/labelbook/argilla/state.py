@@ -20,7 +20,6 @@ import io
 import json
 import os
 import socket
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from labelbook.errors import LabelbookError
+from labelbook.files import write_text
 
 PROJECT = "project.json"
 GOLD = "gold.jsonl"
@@ -51,23 +51,8 @@ def private_dir(folder: Path) -> Path:
     except FileNotFoundError:
         current = ""
     if "*" not in current.split("\n"):  # missing, or the one before 0.1 that listed credentials.csv only
-        _write(ignore, IGNORE)
+        write_text(ignore, IGNORE)
     return folder
-
-
-def _write(path: Path, text: str, mode: int = 0o644) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 @dataclass
@@ -119,7 +104,7 @@ class ProjectState:
     def write(self, folder: Path) -> None:
         """Save atomically."""
         private_dir(folder)
-        _write(folder / PROJECT, json.dumps(asdict(self), indent=2, ensure_ascii=False) + "\n", 0o600)
+        write_text(folder / PROJECT, json.dumps(asdict(self), indent=2, ensure_ascii=False) + "\n", 0o600)
 
     @property
     def vendors(self) -> dict[str, str]:
@@ -150,7 +135,7 @@ def write_gold(folder: Path, gold: dict[str, dict[str, Any]]) -> None:
     """Save the expert answers (merged by the caller), readable only by their owner."""
     lines = [json.dumps({"id": key, "answers": value}, ensure_ascii=False) for key, value in gold.items()]
     private_dir(folder)
-    _write(folder / GOLD, "".join(line + "\n" for line in lines), 0o600)
+    write_text(folder / GOLD, "".join(line + "\n" for line in lines), 0o600)
 
 
 def read_credentials(folder: Path) -> dict[str, str]:
@@ -165,25 +150,24 @@ def read_credentials(folder: Path) -> dict[str, str]:
 def add_credentials(folder: Path, new: dict[str, str]) -> Path:
     """Keep generated passwords in credentials.csv, mode 0600 (created that way, never wider)."""
     merged = {**read_credentials(folder), **new}
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["username", "password"])
-    for username, password in merged.items():
-        writer.writerow([username, password])
     private_dir(folder)
-    _write(folder / CREDENTIALS, buffer.getvalue(), 0o600)
-    return folder / CREDENTIALS
+    return _write_credentials(folder, merged)
 
 
 def remove_credentials(folder: Path, usernames: list[str]) -> None:
     """Forget passwords saved for accounts that were not made after all."""
     kept = {u: p for u, p in read_credentials(folder).items() if u not in usernames}
+    _write_credentials(folder, kept)
+
+
+def _write_credentials(folder: Path, passwords: dict[str, str]) -> Path:
+    """credentials.csv (username, password), replaced whole, mode 0600."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["username", "password"])
-    for username, password in kept.items():
+    for username, password in passwords.items():
         writer.writerow([username, password])
-    _write(folder / CREDENTIALS, buffer.getvalue(), 0o600)
+    return write_text(folder / CREDENTIALS, buffer.getvalue(), 0o600)
 
 
 class PublishLocked(LabelbookError):

@@ -394,6 +394,9 @@ def _infer_level(coded: Coded) -> str:
     return {"label": "nominal", "number": "ordinal", "list": "masi"}[coded.kind]
 
 
+_COEFFICIENTS = ("percent_agreement", "fleiss_kappa", "krippendorff_alpha")
+
+
 def agreement(
     frame: pd.DataFrame,
     *,
@@ -419,50 +422,17 @@ def agreement(
 
     where = "agreement"
     select(frame.iloc[:0], None, where=where)  # the columns, checked before anything else
-    keys = list(dict.fromkeys(by))
-    if "question" in frame.columns and "question" not in keys:
-        keys.insert(0, "question")
-    elif "question" not in frame.columns and "question" in keys:
-        keys.remove("question")  # a frame of one question's answers
-    missing = [k for k in keys if k not in frame.columns]
-    if missing:
-        raise LabelbookError(
-            f"{where}: by= names column(s) the frame lacks: {', '.join(map(repr, missing))}; "
-            f"columns: {', '.join(map(str, frame.columns))}."
-        )
+    keys = _group_keys(frame, by, where)
     if ci is not None and not 0 < ci < 1:
         raise LabelbookError(
             f"{where}: ci={ci!r}; give the confidence level as a fraction, e.g. 0.95, or None."
         )
-    names = ["percent_agreement", "fleiss_kappa", "krippendorff_alpha"]
     columns = [*keys, "items", "answers", "annotators", "level"]
-    for name in names:
+    for name in _COEFFICIENTS:
         columns += [name, f"{name}_low", f"{name}_high"]
-    base = select(frame, None, where=where) if "question" not in frame.columns else None
-    rows: list[dict[str, Any]] = []
     rng = np.random.default_rng(seed)
-    if "question" in frame.columns:
-        from labelbook.quality.gold import scorable_questions
-
-        groups: list[tuple[tuple[Any, ...], pd.DataFrame]] = []
-        chosen_questions = list(questions) if questions is not None else scorable_questions(frame)
-        for question in chosen_questions:
-            chosen = select(frame, question, where=where, raw=True)
-            if keys[1:]:
-                for key, part in chosen.groupby(keys[1:], dropna=False, sort=True):
-                    groups.append(((question, *(key if isinstance(key, tuple) else (key,))), part))
-            else:
-                groups.append(((question,), chosen))
-    else:
-        assert base is not None
-        if keys:
-            groups = [
-                ((key if isinstance(key, tuple) else (key,)), part)
-                for key, part in base.groupby(keys, dropna=False, sort=True)
-            ]
-        else:
-            groups = [((), base)]
-    for key, part in groups:
+    rows: list[dict[str, Any]] = []
+    for key, part in _groups(frame, keys, questions, where):
         asked = key[0] if "question" in frame.columns else None
         coded = encode(part, where=f"{where} ({asked})" if asked else where)
         wanted: str | None = level.get(str(asked)) if isinstance(level, Mapping) else level
@@ -474,23 +444,78 @@ def agreement(
             annotators=len(coded.annotators),
             level=chosen_level,
         )
-        all_stats = [_percent_stats(coded), _fleiss_stats(coded), _alpha_stats(coded, chosen_level)]
-        rows_matrix = np.column_stack([s.rows for s in all_stats])
-        sums = rows_matrix.sum(axis=0)[None, :]
-        resampled = None
-        if ci is not None and len(rows_matrix):
-            resampled = _resampled_sums(rows_matrix, n_boot, rng)
-        start = 0
-        for name, stats in zip(names, all_stats, strict=True):
-            width = stats.rows.shape[1]
-            point = float(stats.value(sums[:, start : start + width])[0])
-            low = high = math.nan
-            if ci is not None and resampled is not None and not math.isnan(point):
-                draws = stats.value(resampled[:, start : start + width])
-                draws = draws[~np.isnan(draws)]
-                if len(draws):
-                    low, high = (float(v) for v in np.quantile(draws, [(1 - ci) / 2, (1 + ci) / 2]))
-            row.update({name: point, f"{name}_low": low, f"{name}_high": high})
-            start += width
+        row.update(_coefficients(coded, chosen_level, ci=ci, n_boot=n_boot, rng=rng))
         rows.append(row)
     return pd.DataFrame(rows, columns=columns)
+
+
+def _group_keys(frame: pd.DataFrame, by: Sequence[str], where: str) -> list[str]:
+    """The columns to group on: `by` without repeats, led by 'question' when the frame has it."""
+    keys = list(dict.fromkeys(by))
+    if "question" in frame.columns and "question" not in keys:
+        keys.insert(0, "question")
+    elif "question" not in frame.columns and "question" in keys:
+        keys.remove("question")  # a frame of one question's answers
+    missing = [k for k in keys if k not in frame.columns]
+    if missing:
+        raise LabelbookError(
+            f"{where}: by= names column(s) the frame lacks: {', '.join(map(repr, missing))}; "
+            f"columns: {', '.join(map(str, frame.columns))}."
+        )
+    return keys
+
+
+def _groups(
+    frame: pd.DataFrame, keys: list[str], questions: Sequence[str] | None, where: str
+) -> list[tuple[tuple[Any, ...], pd.DataFrame]]:
+    """The answers split by `keys` (question first, when the frame has questions), each with its key."""
+    if "question" not in frame.columns:
+        base = select(frame, None, where=where)
+        if not keys:
+            return [((), base)]
+        return [
+            ((key if isinstance(key, tuple) else (key,)), part)
+            for key, part in base.groupby(keys, dropna=False, sort=True)
+        ]
+    from labelbook.quality.gold import scorable_questions
+
+    groups: list[tuple[tuple[Any, ...], pd.DataFrame]] = []
+    chosen_questions = list(questions) if questions is not None else scorable_questions(frame)
+    for question in chosen_questions:
+        chosen = select(frame, question, where=where, raw=True)
+        if keys[1:]:
+            for key, part in chosen.groupby(keys[1:], dropna=False, sort=True):
+                groups.append(((question, *(key if isinstance(key, tuple) else (key,))), part))
+        else:
+            groups.append(((question,), chosen))
+    return groups
+
+
+def _coefficients(
+    coded: Coded, level: str, *, ci: float | None, n_boot: int, rng: np.random.Generator
+) -> dict[str, float]:
+    """The three coefficients of one group, each with its bootstrap interval (NaN without `ci`).
+
+    One resampling serves all three: their per-record rows side by side, resampled together."""
+    import numpy as np
+
+    all_stats = [_percent_stats(coded), _fleiss_stats(coded), _alpha_stats(coded, level)]
+    rows_matrix = np.column_stack([s.rows for s in all_stats])
+    sums = rows_matrix.sum(axis=0)[None, :]
+    resampled = None
+    if ci is not None and len(rows_matrix):
+        resampled = _resampled_sums(rows_matrix, n_boot, rng)
+    out: dict[str, float] = {}
+    start = 0
+    for name, stats in zip(_COEFFICIENTS, all_stats, strict=True):
+        width = stats.rows.shape[1]
+        point = float(stats.value(sums[:, start : start + width])[0])
+        low = high = math.nan
+        if ci is not None and resampled is not None and not math.isnan(point):
+            draws = stats.value(resampled[:, start : start + width])
+            draws = draws[~np.isnan(draws)]
+            if len(draws):
+                low, high = (float(v) for v in np.quantile(draws, [(1 - ci) / 2, (1 + ci) / 2]))
+        out.update({name: point, f"{name}_low": low, f"{name}_high": high})
+        start += width
+    return out

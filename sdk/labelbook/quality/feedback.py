@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from labelbook.errors import LabelbookError
+from labelbook.files import write_text
 from labelbook.quality._frame import select
 from labelbook.quality.gold import scored
 
@@ -76,21 +76,7 @@ class Feedback:
 
     def write(self, path: str | os.PathLike[str], **options: Any) -> Path:
         """Write `to_html()` atomically."""
-        return _write_text(Path(path), self.to_html(**options))
-
-
-def _write_text(target: Path, text: str) -> Path:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return target
+        return write_text(path, self.to_html(**options))
 
 
 def feedback(
@@ -178,4 +164,4 @@ def retire(
         if annotator not in entry["shown_to"]:
             entry["shown_to"].append(annotator)
     text = json.dumps(retired, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
-    return _write_text(Path(folder) / RETIRED, text)
+    return write_text(Path(folder) / RETIRED, text)

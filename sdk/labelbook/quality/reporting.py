@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from labelbook.errors import LabelbookError
+from labelbook.files import write_text
 from labelbook.quality._frame import comparable, distinct, encode, hashable, select
 from labelbook.quality.agreement import agreement
 from labelbook.quality.gold import gold_accuracy, scorable_questions
@@ -284,20 +285,7 @@ class Report:
 
     def write(self, path: str | os.PathLike[str], **options: Any) -> Path:
         """Write `to_html()` to `path` atomically."""
-        import tempfile
-
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(self.to_html(**options))
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, target)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-        return target
+        return write_text(path, self.to_html(**options))
 
 
 def framed(page: str, height: int = 640) -> str:

@@ -224,6 +224,26 @@ def _rates(rates: Any, names: pd.Index, vendors_of: pd.Series) -> pd.DataFrame:
     return out
 
 
+_VENDOR_COLUMNS = [
+    "annotators",
+    "answers",
+    "items",
+    "active_hours",
+    "items_per_hour",
+    "gold_n",
+    "gold_accuracy",
+    "gold_low",
+    "gold_high",
+    "agreement",
+    "cost",
+    "accepted",
+    "cost_per_accepted_item",
+    "meets_bar",
+    "reason",
+]
+"""The columns of `vendors`, in order."""
+
+
 def vendors(
     frame: pd.DataFrame,
     gold: pd.DataFrame | None = None,
@@ -238,20 +258,31 @@ def vendors(
     """One row per vendor: annotators, answers, items, active_hours, items_per_hour, gold_n,
     gold_accuracy (low/high), agreement with the consensus, cost, accepted, cost_per_accepted_item,
     meets_bar and reason; best first. An accepted item is an answer that matches the consensus."""
-    import numpy as np
-    import pandas as pd
-
     if "vendor" not in frame.columns:
         raise LabelbookError("vendors: the frame has no 'vendor' column; pull it with the roster published.")
     if not 0 < bar <= 1:
         raise LabelbookError(f"vendors: bar={bar!r}; give the accuracy bar as a fraction, e.g. 0.85.")
     table = people if people is not None else annotators(frame, gold, idle=idle, ci=ci, questions=questions)
+    out = _vendor_totals(_annotator_work(table, rates), ci)
+    verdicts = [_verdict(row, bar) for _, row in out.iterrows()]
+    out["meets_bar"] = [ok for ok, _ in verdicts]
+    out["reason"] = [reason for _, reason in verdicts]
+    order = out["gold_accuracy"].where(out["gold_n"] > 0, out["agreement"])
+    out = out.assign(_order=order).sort_values("_order", ascending=False, na_position="last")
+    return out[_VENDOR_COLUMNS]
+
+
+def _annotator_work(table: pd.DataFrame, rates: Any) -> pd.DataFrame:
+    """Per annotator of the `annotators` table: the counts a vendor sums, and the annotator's cost."""
+    import numpy as np
+    import pandas as pd
+
     vendor_of = table["vendor"].fillna("")
     priced = _rates(rates, table.index, vendor_of)
     hours = table["active_hours"].fillna(0)
     cost = np.where(priced["unit"] == "item", priced["rate"] * table["items"], priced["rate"] * hours)
     accepted = (table["agreement"].fillna(0) * table["scored"]).round()
-    work = pd.DataFrame(
+    return pd.DataFrame(
         {
             "vendor": vendor_of.replace("", "(none)"),
             "answers": table["answers"],
@@ -265,6 +296,12 @@ def vendors(
         },
         index=table.index,
     )
+
+
+def _vendor_totals(work: pd.DataFrame, ci: float) -> pd.DataFrame:
+    """Per vendor: the annotators' work summed, and the rates and intervals computed from the sums."""
+    import numpy as np
+
     grouped = work.groupby("vendor")
     summed = ["answers", "items", "active_hours", "gold_n", "gold_correct", "scored", "accepted"]
     out = grouped[summed].sum().astype(float)
@@ -277,46 +314,25 @@ def vendors(
         out["agreement"] = np.where(out["scored"] > 0, out["accepted"] / out["scored"], np.nan)
         out["cost_per_accepted_item"] = np.where(out["accepted"] > 0, out["cost"] / out["accepted"], np.nan)
     out["gold_low"], out["gold_high"] = wilson(out["gold_correct"], out["gold_n"], ci)
-    out = out.astype({c: int for c in ("answers", "items", "gold_n", "scored", "accepted")})
-    meets, reasons = [], []
-    for _, row in out.iterrows():
-        if row["gold_n"] > 0:
-            ok = bool(row["gold_accuracy"] >= bar)
-            sure = row["gold_low"] >= bar if ok else row["gold_high"] < bar
-            reason = (
-                f"gold accuracy {row['gold_accuracy']:.2f} ({row['gold_low']:.2f}–{row['gold_high']:.2f} "
-                f"over {int(row['gold_n'])} gold answers) {'meets' if ok else 'is below'} the bar {bar:.2f}"
-                + ("" if sure else "; the interval straddles the bar: collect more gold answers")
-            )
-        elif row["scored"] > 0:
-            ok = bool(row["agreement"] >= bar)
-            reason = (
-                f"no gold answers: agreement with the consensus {row['agreement']:.2f} over "
-                f"{int(row['scored'])} answers {'meets' if ok else 'is below'} the bar {bar:.2f}"
-            )
-        else:
-            ok, reason = False, "no gold answers and no record shared with others: nothing to judge yet"
-        meets.append(ok)
-        reasons.append(reason)
-    out["meets_bar"] = meets
-    out["reason"] = reasons
-    order = out["gold_accuracy"].where(out["gold_n"] > 0, out["agreement"])
-    out = out.assign(_order=order).sort_values("_order", ascending=False, na_position="last")
-    columns = [
-        "annotators",
-        "answers",
-        "items",
-        "active_hours",
-        "items_per_hour",
-        "gold_n",
-        "gold_accuracy",
-        "gold_low",
-        "gold_high",
-        "agreement",
-        "cost",
-        "accepted",
-        "cost_per_accepted_item",
-        "meets_bar",
-        "reason",
-    ]
-    return out[columns]
+    return out.astype({c: int for c in ("answers", "items", "gold_n", "scored", "accepted")})
+
+
+def _verdict(row: pd.Series, bar: float) -> tuple[bool, str]:
+    """Whether a vendor meets the bar, and why: by gold accuracy where it has gold answers, else by
+    agreement with the consensus."""
+    if row["gold_n"] > 0:
+        ok = bool(row["gold_accuracy"] >= bar)
+        sure = row["gold_low"] >= bar if ok else row["gold_high"] < bar
+        reason = (
+            f"gold accuracy {row['gold_accuracy']:.2f} ({row['gold_low']:.2f}–{row['gold_high']:.2f} "
+            f"over {int(row['gold_n'])} gold answers) {'meets' if ok else 'is below'} the bar {bar:.2f}"
+            + ("" if sure else "; the interval straddles the bar: collect more gold answers")
+        )
+        return ok, reason
+    if row["scored"] > 0:
+        ok = bool(row["agreement"] >= bar)
+        return ok, (
+            f"no gold answers: agreement with the consensus {row['agreement']:.2f} over "
+            f"{int(row['scored'])} answers {'meets' if ok else 'is below'} the bar {bar:.2f}"
+        )
+    return False, "no gold answers and no record shared with others: nothing to judge yet"

@@ -2,8 +2,9 @@
 
 Every process `start` launches is recorded in a pid file holding its pid *and* its creation
 time; `stop` and `status` trust a pid file only when both still match a live process, so a
-recycled pid never gets adopted or signalled. This module imports neither argilla nor
-argilla_server: the heavy imports happen in the child processes (`_api`, `_worker`).
+recycled pid never gets adopted or signalled (`labelbook.server.processes`). This module imports
+neither argilla nor argilla_server: the heavy imports happen in the child processes (`_api`,
+`_worker`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import secrets
 import signal
 import socket
 import stat
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -30,7 +30,9 @@ import httpx
 import psutil
 from platformdirs import user_data_path
 
+import labelbook.server.processes as processes
 from labelbook.errors import ServerError
+from labelbook.files import write_text
 
 __all__ = [
     "DEFAULT_HOST",
@@ -52,9 +54,6 @@ COMPONENTS = ("redis", "api", "worker")
 _MAX_SOCKET_PATH = 100
 
 State = Literal["running", "stopped", "crashed"]
-
-# Children this Python process launched, by pid (see _spawn).
-_LAUNCHED: dict[int, subprocess.Popen[bytes]] = {}
 
 
 def default_data_dir() -> Path:
@@ -142,7 +141,7 @@ class Credentials:
             ) from err
 
     def write(self, path: Path) -> None:
-        _write_private(path, json.dumps(dataclasses.asdict(self), indent=2) + "\n")
+        write_text(path, json.dumps(dataclasses.asdict(self), indent=2) + "\n", 0o600)
 
 
 @dataclasses.dataclass
@@ -185,64 +184,6 @@ class ServerStatus:
         return data
 
 
-# --- pid files ---------------------------------------------------------------------------------------
-
-
-def _write_private(path: Path, text: str) -> None:
-    """Write a file only its owner can read, atomically (temp file + rename)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
-
-
-def _record_pid(paths: ServerPaths, component: str, proc: psutil.Process) -> None:
-    record = {"pid": proc.pid, "create_time": proc.create_time(), "cmdline": proc.cmdline()[:4]}
-    _write_private(paths.pid_file(component), json.dumps(record) + "\n")
-
-
-def _owned_process(paths: ServerPaths, component: str) -> tuple[bool, psutil.Process | None]:
-    """(pid file present, the live process it names if it is still the one we started)."""
-    path = paths.pid_file(component)
-    try:
-        record = json.loads(path.read_text())
-        pid, created = int(record["pid"]), float(record["create_time"])
-    except FileNotFoundError:
-        return False, None
-    except (ValueError, KeyError, TypeError):
-        return True, None
-    try:
-        proc = psutil.Process(pid)
-        if abs(proc.create_time() - created) > 0.05 or proc.status() == psutil.STATUS_ZOMBIE:
-            return True, None
-    except psutil.Error:
-        return True, None
-    return True, proc
-
-
-def _terminate(proc: psutil.Process, timeout: float = 10.0) -> None:
-    """SIGTERM the process group we created for this child, then SIGKILL whatever outlives the timeout."""
-    try:
-        group = os.getpgid(proc.pid) if os.getpgid(proc.pid) == proc.pid else None
-        members = [proc, *proc.children(recursive=True)]
-        if group is not None:
-            os.killpg(group, signal.SIGTERM)
-        else:
-            proc.terminate()
-    except (ProcessLookupError, psutil.Error):
-        return
-    _, alive = psutil.wait_procs(members, timeout=timeout)
-    for straggler in alive:
-        with contextlib.suppress(psutil.Error):
-            straggler.kill()
-    psutil.wait_procs(alive, timeout=5)
-    launched = _LAUNCHED.pop(proc.pid, None)
-    if launched is not None:
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            launched.wait(timeout=5)
-
-
 # --- status ------------------------------------------------------------------------------------------
 
 
@@ -270,7 +211,7 @@ def status(data_dir: Path | str | None = None) -> ServerStatus:
     problems: list[str] = []
     present = 0
     for component in COMPONENTS:
-        has_file, proc = _owned_process(paths, component)
+        has_file, proc = processes.owned_process(paths.pid_file(component))
         present += has_file
         pids[component] = proc.pid if proc else None
         if has_file and proc is None:
@@ -303,14 +244,11 @@ def stop(data_dir: Path | str | None = None) -> ServerStatus:
     paths = ServerPaths(Path(data_dir) if data_dir else default_data_dir())
     # Stop in reverse start order so the API never outlives the redis it talks to.
     for component in reversed(COMPONENTS):
-        _, proc = _owned_process(paths, component)
+        _, proc = processes.owned_process(paths.pid_file(component))
         if proc is not None:
-            _terminate(proc)
+            processes.terminate(proc)
         paths.pid_file(component).unlink(missing_ok=True)
-    # Children of this process that died on their own (a crash) stay zombies until waited for.
-    for pid, popen in list(_LAUNCHED.items()):
-        if popen.poll() is not None:
-            del _LAUNCHED[pid]
+    processes.forget_exited()
     paths.state.unlink(missing_ok=True)
     return status(paths.data_dir)
 
@@ -472,37 +410,14 @@ def _which(name: str) -> str | None:
 
 
 def _spawn(paths: ServerPaths, component: str, argv: list[str], env: dict[str, str]) -> psutil.Process:
-    log = open(paths.log_file(component), "ab")  # noqa: SIM115 — handed over to the child
-    log.write(f"\n--- {component} starting at {time.strftime('%Y-%m-%d %H:%M:%S')} ---\n".encode())
-    log.flush()
-    try:
-        popen = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=paths.data_dir,
-            start_new_session=True,
-        )
-    except OSError as err:
-        raise ServerError(f"Could not start {component} ({argv[0]}): {err}") from err
-    finally:
-        log.close()
-    # Hold on to the handle: it reaps the child when it exits, and an in-process caller (tests, a
-    # notebook) never sees Popen's "still running" warning when the handle is collected.
-    _LAUNCHED[popen.pid] = popen
-    proc = psutil.Process(popen.pid)
-    _record_pid(paths, component, proc)
-    return proc
-
-
-def _tail(path: Path, lines: int = 25) -> str:
-    try:
-        text = path.read_text(errors="replace").splitlines()
-    except FileNotFoundError:
-        return "(no log)"
-    return "\n".join(text[-lines:])
+    return processes.spawn(
+        component,
+        argv,
+        env,
+        cwd=paths.data_dir,
+        log_file=paths.log_file(component),
+        pid_file=paths.pid_file(component),
+    )
 
 
 def _wait_until_ready(paths: ServerPaths, url: str, procs: dict[str, psutil.Process], timeout: float) -> None:
@@ -511,9 +426,10 @@ def _wait_until_ready(paths: ServerPaths, url: str, procs: dict[str, psutil.Proc
         while True:
             for component, proc in procs.items():
                 if not proc.is_running() or proc.status() == psutil.STATUS_ZOMBIE:
+                    log = paths.log_file(component)
                     raise ServerError(
                         f"The {component} process exited while the server was starting. "
-                        f"Last lines of {paths.log_file(component)}:\n{_tail(paths.log_file(component))}"
+                        f"Last lines of {log}:\n{processes.log_tail(log)}"
                     )
             with contextlib.suppress(httpx.HTTPError):
                 if client.get(f"{url}/api/v1/status").status_code == 200:
@@ -521,7 +437,7 @@ def _wait_until_ready(paths: ServerPaths, url: str, procs: dict[str, psutil.Proc
             if time.monotonic() > deadline:
                 raise ServerError(
                     f"The Argilla API did not answer at {url} within {timeout:.0f} s. "
-                    f"Last lines of {paths.log_file('api')}:\n{_tail(paths.log_file('api'))}"
+                    f"Last lines of {paths.log_file('api')}:\n{processes.log_tail(paths.log_file('api'))}"
                 )
             time.sleep(0.1)
 
@@ -570,7 +486,7 @@ def start(
             )
             procs["worker"] = _spawn(paths, "worker", [python, "-m", "labelbook.server._worker"], env)
             state = {"url": url, "host": host, "port": port, "started_at": time.time()}
-            _write_private(paths.state, json.dumps(state) + "\n")
+            write_text(paths.state, json.dumps(state) + "\n", 0o600)
             _wait_until_ready(paths, url, procs, timeout)
         except BaseException:
             stop(paths.data_dir)

@@ -9,8 +9,9 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from labelbook.argilla.chat import CHAT_MAX_MESSAGES
 from labelbook.argilla.inputs import check
-from labelbook.argilla.records import CHAT_MAX_MESSAGES, read_rows
+from labelbook.argilla.records import read_rows
 from labelbook.argilla.roster import RosterWarning, read_roster, roster_versions, vendors_at
 from labelbook.argilla.state import Annotator, ProjectState
 from labelbook.errors import RecordsError
