@@ -6,11 +6,15 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha256
 export HF_HUB_OFFLINE := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 
-.PHONY: demo test setup chromium lint typecheck pytest benchmarks docs-screenshots constraints clean
+.PHONY: book-qa demo test setup chromium lint typecheck pytest benchmarks docs-screenshots constraints clean
 
 demo: setup  ## The example project end to end on the local server: release, publish, simulated contractors, pull
 	$(BIN)/labelbook server start
 	$(BIN)/python examples/demo.py
+
+book-qa: setup  ## The book-qa pipeline end to end (stages, stand-in model step, simulated workers, lineage, pay)
+	$(BIN)/labelbook server start
+	$(BIN)/python examples/book-qa/run.py
 
 test: setup chromium lint typecheck pytest  ## Everything CI runs
 
@@ -46,6 +50,7 @@ benchmarks: setup
 	$(BIN)/python benchmarks/diff_speed.py
 	$(BIN)/python benchmarks/publish_throughput.py
 	$(BIN)/python benchmarks/pull_speed.py
+	$(BIN)/python benchmarks/pipeline_speed.py
 	$(BIN)/python benchmarks/quality_agreement.py
 	$(BIN)/python benchmarks/quality_dawid_skene.py
 	$(BIN)/python benchmarks/quality_report.py

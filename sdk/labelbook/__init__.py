@@ -56,11 +56,14 @@ _LAZY = {
         "labelbook.releases",
     ),
     **dict.fromkeys(("Project", "publish"), "labelbook.argilla"),
+    # Pipelines (stages, steps, lineage, routing) build on the adapter.
+    "Pipeline": "labelbook.pipelines",
 }
 
 if TYPE_CHECKING:  # what the lazy names are, for type checkers and editors
     from labelbook.argilla.project import Project
     from labelbook.argilla.publish import publish
+    from labelbook.pipelines import Pipeline
     from labelbook.releases import Release, Version, diff_versions, list_releases, open_release, release
 
 
@@ -93,6 +96,7 @@ __all__ = [
     "Markdown",
     "MultiLabelQuestion",
     "NotebookError",
+    "Pipeline",
     "Project",
     "RankingQuestion",
     "RatingQuestion",

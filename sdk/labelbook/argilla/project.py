@@ -154,7 +154,9 @@ class Project:
             ]
         return {u["id"]: u["username"] for u in users}
 
-    def _records(self) -> list[dict[str, Any]]:
+    def records(self) -> list[dict[str, Any]]:
+        """Every record of the dataset as the server lists it, with its responses (user ids, not
+        names); what `annotations` is made from, for callers that need the records themselves."""
         listed = _api.records(self.connection, self.state.dataset_id, responses=True, doing="pulling records")
         return cast(list[dict[str, Any]], listed)
 
@@ -175,7 +177,7 @@ class Project:
         kinds = {q.name: q.kind for q in task.questions}
         names = self._usernames()
         gold = set(read_gold(state_dir(store_path(self.notebook))))
-        records = self._records()
+        records = self.records()
         field_names = [f.name for f in task.fields] if fields is True else list(fields or [])
         metadata_names = [m.name for m in task.metadata] if metadata is True else list(metadata or [])
 

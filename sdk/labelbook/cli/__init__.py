@@ -5,8 +5,8 @@ refusal or failure, 2 unusable input. `labelbook server status` follows the LSB 
 convention instead (0 running, 1 crashed, 3 stopped) so scripts can branch on it.
 
 Modules: `server`, `authoring` (build, lint), `releasing` (release, versions, diff), `deploying`
-(publish, pull), `quality` (report, export, feedback); `_boundary` (errors → exit codes) and
-`_shared` (options and printers every command uses).
+(publish, pull), `quality` (report, export, feedback), `pipelines` (pipeline run, status);
+`_boundary` (errors → exit codes) and `_shared` (options and printers every command uses).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 import click
 
 from labelbook import __version__
-from labelbook.cli import authoring, deploying, quality, releasing
+from labelbook.cli import authoring, deploying, pipelines, quality, releasing
 from labelbook.cli._boundary import EXIT_CODES, LabelbookGroup, exit_code
 from labelbook.cli.server import server
 
@@ -43,5 +43,6 @@ for _command in (
     quality.report_command,
     quality.export_command,
     quality.feedback_command,
+    pipelines.pipeline,
 ):
     main.add_command(_command)

@@ -7,6 +7,7 @@ Layers, lowest first; a module may import its own layer and those below it, neve
     build      labelbook.build: notebook -> Guide -> findings -> documents
     releases   labelbook.releases.*
     argilla    labelbook.argilla.* (and labelbook.server.*, which only the CLI starts)
+    pipelines  labelbook.pipelines.*: stages are published and pulled through the adapter
     cli        labelbook.cli
 
 Function-level (lazy) imports count: they are dependencies all the same. `labelbook` itself
@@ -71,6 +72,8 @@ def _graph() -> dict[str, set[str]]:
 
 def _layer(module: str) -> int:
     if module == "labelbook.cli" or module.startswith("labelbook.cli."):
+        return 5
+    if module == "labelbook.pipelines" or module.startswith("labelbook.pipelines."):
         return 4
     if module.startswith(("labelbook.argilla", "labelbook.server")):
         return 3
@@ -127,7 +130,7 @@ def test_the_graph_sees_lazy_and_relative_imports() -> None:
     assert "labelbook.outline" in graph["labelbook.notebook"]
 
 
-def test_imports_go_one_way_core_build_releases_argilla_cli() -> None:
+def test_imports_go_one_way_core_build_releases_argilla_pipelines_cli() -> None:
     upward = sorted(
         f"{name} imports {dep}"
         for name, deps in _graph().items()
