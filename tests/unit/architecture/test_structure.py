@@ -19,18 +19,11 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
-
 SDK = Path(__file__).resolve().parents[3] / "sdk"
 PACKAGE = SDK / "labelbook"
 
 MAX_FUNCTION_LINES = 80
 MAX_MODULE_LINES = 600
-
-# Files other branches were changing while the core was split (issue 10); the lead empties this
-# list after merging them and splitting these too. Each entry: path under sdk/ → why it waits.
-TOO_LONG_FOR_NOW: dict[str, str] = {}
-LONG_FUNCTIONS_FOR_NOW: dict[str, str] = {}
 
 
 def _module_name(path: Path) -> str:
@@ -172,9 +165,8 @@ def test_no_function_is_over_80_lines() -> None:
     long = sorted(
         f"{name} ({lines} lines)"
         for path in PACKAGE.rglob("*.py")
-        if str(path.relative_to(SDK)) not in TOO_LONG_FOR_NOW
         for name, lines in _functions(path)
-        if lines > MAX_FUNCTION_LINES and name not in LONG_FUNCTIONS_FOR_NOW
+        if lines > MAX_FUNCTION_LINES
     )
     assert long == []
 
@@ -184,24 +176,5 @@ def test_no_module_is_over_600_lines() -> None:
         f"{path.relative_to(SDK)} ({n} lines)"
         for path in PACKAGE.rglob("*.py")
         if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES
-        and str(path.relative_to(SDK)) not in TOO_LONG_FOR_NOW
     )
     assert long == []
-
-
-@pytest.mark.parametrize("allowed", sorted(TOO_LONG_FOR_NOW))
-def test_the_allow_list_names_files_that_still_need_it(allowed: str) -> None:
-    path = SDK / allowed
-    too_long = len(path.read_text(encoding="utf-8").splitlines()) > MAX_MODULE_LINES
-    assert too_long or any(lines > MAX_FUNCTION_LINES for _, lines in _functions(path)), (
-        f"{allowed} is short now: remove it from TOO_LONG_FOR_NOW"
-    )
-
-
-def test_the_function_allow_list_names_functions_that_still_need_it() -> None:
-    short = [
-        allowed
-        for allowed in sorted(LONG_FUNCTIONS_FOR_NOW)
-        if dict(_functions(SDK / allowed.split(":")[0])).get(allowed, 0) <= MAX_FUNCTION_LINES
-    ]
-    assert short == [], f"short now: remove {short} from LONG_FUNCTIONS_FOR_NOW"
