@@ -1,6 +1,7 @@
-"""The raw HTTP calls labelbook keeps where the argilla SDK is slower, with their wire payloads typed.
+"""The raw HTTP calls labelbook keeps where the argilla SDK falls short, with their wire payloads typed.
 
-Each call names the benchmark that keeps it here; everything else goes through `Connection`.
+Each call says why it is here: the benchmark it wins, or the operation the SDK lacks. Everything
+else goes through the argilla SDK (`Connection.client`, inside `Connection.errors`).
 """
 
 from __future__ import annotations
@@ -83,3 +84,41 @@ def upsert_records(connection: Connection, dataset_id: str, items: list[RecordPa
     connection.request(
         "PUT", f"/api/v1/datasets/{dataset_id}/records/bulk", doing="uploading records", json={"items": items}
     )
+
+
+RESPONSES_BATCH = 100
+"""argilla-server's largest bulk of responses."""
+
+
+class ResponseValue(TypedDict):
+    """One question's answer in a response."""
+
+    value: Any
+
+
+class ResponsePayload(TypedDict):
+    """The key's own response to one record, as `/me/responses/bulk` takes it."""
+
+    record_id: str
+    status: str
+    values: dict[str, ResponseValue]
+
+
+class ResponseOutcome(TypedDict, total=False):
+    """What the bulk endpoint says of one response: `item` when saved, `error` when refused."""
+
+    item: dict[str, Any] | None
+    error: str | None
+
+
+def submit_responses(connection: Connection, items: list[ResponsePayload]) -> list[ResponseOutcome]:
+    """Create or replace the key's own responses to up to `RESPONSES_BATCH` records, one request.
+
+    Raw HTTP: the SDK has no bulk or update of one's own responses (only
+    `RecordsAPI.create_record_response`, one record per request, which refuses a second answer).
+    """
+    reply = connection.request(
+        "POST", "/api/v1/me/responses/bulk", json={"items": items}, doing="submitting responses"
+    )
+    outcomes: list[ResponseOutcome] = list(reply.get("items", []))
+    return outcomes

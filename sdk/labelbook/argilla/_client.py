@@ -1,22 +1,27 @@
 """The connection to an Argilla server, and the one boundary where its errors become BackendError.
 
-Every request labelbook makes goes through `Connection.request` (the REST API, JSON in and out)
-or runs inside `Connection.errors()` (the argilla SDK); both turn transport failures, HTTP error
-statuses and argilla's exceptions into `BackendError`, raised `from` the cause.
+Every request labelbook makes runs inside `Connection.errors()` (the argilla SDK, `Connection.client`)
+or goes through `Connection.request` (the few raw calls of `_api`, JSON in and out); both turn
+transport failures, HTTP error statuses and argilla's exceptions into `BackendError`, raised `from`
+the cause, with the same message for the same answer of the server.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from labelbook.errors import BackendError
+
+if TYPE_CHECKING:
+    import argilla as rg
 
 START_HINT = "start the local one with `labelbook server start`, or set ARGILLA_API_URL to your server"
 
@@ -37,27 +42,29 @@ class Connection:
     """Where the URL came from, for messages: `given`, `ARGILLA_API_URL`, `project.json` or `local`."""
     _client: Any = field(default=None, repr=False)
     _http: httpx.Client | None = field(default=None, repr=False)
+    _making: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
+    """Held while a client is made: the upload's threads may be the first to ask for one."""
 
     @property
     def http(self) -> httpx.Client:
-        """An httpx client with the API key header (shared with the argilla SDK client, once made)."""
-        if self._http is None:
-            self._http = httpx.Client(
-                base_url=self.url,
-                headers={"X-Argilla-Api-Key": self.api_key},
-                timeout=120,
-                transport=httpx.HTTPTransport(retries=2),
-            )
+        """An httpx client with the API key header, for the raw calls of `_api`."""
+        with self._making:
+            if self._http is None:
+                self._http = httpx.Client(
+                    base_url=self.url,
+                    headers={"X-Argilla-Api-Key": self.api_key},
+                    timeout=120,
+                    transport=httpx.HTTPTransport(retries=2),
+                )
         return self._http
 
     @property
-    def client(self) -> Any:
-        """The argilla SDK's `rg.Argilla` for this server (made on first use)."""
-        if self._client is None:
-            import argilla as rg
-
-            with self.errors():
-                self._client = rg.Argilla(api_url=self.url, api_key=self.api_key, retries=2)
+    def client(self) -> rg.Argilla:
+        """The argilla SDK's `rg.Argilla` for this server, made on first use (which checks the key)."""
+        with self._making:
+            if self._client is None:
+                with self.errors("checking the API key"):
+                    self._client = _sdk_client(self.url, self.api_key)
         return self._client
 
     def close(self) -> None:
@@ -75,7 +82,10 @@ class Connection:
 
     @contextlib.contextmanager
     def errors(self, doing: str = "") -> Iterator[None]:
-        """Turn what the argilla SDK or httpx raise inside the block into BackendError."""
+        """Turn what the argilla SDK or httpx raise inside the block into BackendError.
+
+        The SDK's errors carry the HTTP error they were raised from (`SettingsError` one step further
+        back): the message is made from that reply, word for word as for `request`."""
         try:
             yield
         except BackendError:
@@ -85,18 +95,21 @@ class Connection:
         except httpx.HTTPStatusError as err:
             raise _status_error(self.url, err.response, doing, self.key_from) from err
         except Exception as err:
-            from argilla._exceptions import ArgillaCredentialsError
-            from argilla._exceptions._api import ArgillaAPIError
+            from argilla._exceptions import ArgillaCredentialsError, ArgillaError
 
+            if not isinstance(err, ArgillaError):
+                raise
+            cause = _http_cause(err)
+            if isinstance(cause, httpx.TransportError):
+                raise BackendError(_unreachable(self, cause)) from err
             if isinstance(err, ArgillaCredentialsError):
                 raise BackendError(_wrong_key(self.url, self.key_from)) from err
-            if isinstance(err, ArgillaAPIError):
-                status = getattr(err, "status_code", 500)
-                if status == 401:
-                    raise BackendError(_wrong_key(self.url, self.key_from)) from err
-                what = f" while {doing}" if doing else ""
-                raise BackendError(f"Argilla at {self.url} answered {status}{what}: {err}") from err
-            raise
+            if isinstance(cause, httpx.HTTPStatusError):
+                raise _status_error(self.url, cause.response, doing, self.key_from) from err
+            status = getattr(err, "status_code", None)
+            what = f" while {doing}" if doing else ""
+            answered = f"answered {status}" if status else "refused"
+            raise BackendError(f"Argilla at {self.url} {answered}{what}: {err}") from err
 
     def request(self, method: str, path: str, doing: str = "", **kwargs: Any) -> Any:
         """One REST call; the decoded JSON reply (None for an empty body)."""
@@ -107,6 +120,53 @@ class Connection:
             if not response.content:
                 return None
             return response.json()
+
+
+@contextlib.contextmanager
+def sdk_default(client: rg.Argilla) -> Iterator[None]:
+    """`client` as the argilla SDK's default client inside the block.
+
+    The SDK builds settings objects (`rg.LabelQuestion.from_dict`, those `dataset.settings.get()`
+    reads) with its default client, and makes one from the environment when there is none; labelbook's
+    client is not made the default otherwise, so a researcher's own `rg.Argilla` stays theirs."""
+    import argilla as rg
+
+    previous = rg.Argilla._default_client
+    rg.Argilla._default_client = client
+    try:
+        yield
+    finally:
+        rg.Argilla._default_client = previous
+
+
+def _sdk_client(url: str, api_key: str) -> rg.Argilla:
+    """The SDK's client, which checks the key (GET /api/v1/me) as it is made. A subclass only so that
+    it neither becomes the SDK's default client (`_set_default` sets it on the subclass) nor leaves its
+    socket open when the key is refused."""
+    import argilla as rg
+
+    class Client(rg.Argilla):
+        def _validate_connection(self) -> None:
+            try:
+                super()._validate_connection()
+            except BaseException:
+                # A refused key raises out of the constructor: no one could close this client's socket.
+                self.http_client.close()
+                raise
+
+    return Client(api_url=url, api_key=api_key, retries=2)
+
+
+def _http_cause(err: BaseException) -> BaseException | None:
+    """The httpx error an argilla SDK error was raised from (by `raise ... from` or inside `except`)."""
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:
+        if isinstance(current, httpx.HTTPStatusError | httpx.TransportError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
 
 
 def _unreachable(connection: Connection, err: Exception) -> str:
@@ -251,7 +311,7 @@ def connect(
     )
     connection = Connection(url.rstrip("/"), key, data_dir=local_dir, key_from=key_from, url_from=url_from)
     try:
-        connection.request("GET", "/api/v1/me", doing="checking the API key")
+        connection.client  # noqa: B018 -- made now: the SDK's client checks the key (GET /api/v1/me)
     except BaseException:
         connection.close()
         raise

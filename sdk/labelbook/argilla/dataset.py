@@ -1,5 +1,6 @@
-"""The dataset of a publish: created with the task's settings and the project's mark, or claimed
-and updated in place (guidelines, question descriptions, label options, metadata)."""
+"""The dataset of a publish, through the argilla SDK: created with the task's settings and the
+project's mark, or claimed and updated in place (guidelines, question descriptions, label options,
+metadata)."""
 
 from __future__ import annotations
 
@@ -7,18 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 import labelbook.argilla.ownership as ownership
-from labelbook.argilla._client import Connection
-from labelbook.argilla.settings import (
-    dataset_payload,
-    field_payload,
-    fit_guidelines,
-    metadata_payload,
-    question_description,
-    question_payload,
-    question_settings,
-)
+import labelbook.argilla.settings as settings
+from labelbook.argilla._client import Connection, sdk_default
 from labelbook.argilla.state import ProjectState
 from labelbook.encoding import parse_utc
 from labelbook.errors import BackendError, ReleaseError
@@ -26,14 +20,43 @@ from labelbook.releases import Release, Version, deployments, record_deployment
 from labelbook.task import Task
 
 if TYPE_CHECKING:
+    import argilla as rg
+    from argilla._models import DatasetModel
+
     from labelbook.argilla.result import PublishResult
 
 
-def find(items: list[dict[str, Any]], **match: Any) -> dict[str, Any] | None:
-    for item in items:
-        if all(item.get(k) == v for k, v in match.items()):
+def listed(connection: Connection) -> list[DatasetModel]:
+    """Every dataset the key can see. The SDK's wire models (`client.api`), as `rg.Dataset` does not
+    show a dataset's status (`draft` or `ready`)."""
+    with connection.errors("listing datasets"):
+        return list(connection.client.api.datasets.list())
+
+
+def find(datasets: list[DatasetModel], name: str, workspace_id: str) -> DatasetModel | None:
+    """The dataset named `name` in the workspace, if listed."""
+    for item in datasets:
+        if item.name == name and str(item.workspace_id) == workspace_id:
             return item
     return None
+
+
+def handle(connection: Connection, model: DatasetModel) -> rg.Dataset:
+    """The SDK's `rg.Dataset` for a listed dataset (no request)."""
+    import argilla as rg
+
+    return rg.Dataset.from_model(model, client=connection.client)
+
+
+def _utc(moment: datetime | None) -> datetime:
+    return parse_utc(moment.isoformat() if moment is not None else "")
+
+
+def _add(connection: Connection, dataset: rg.Dataset, prop: Any, doing: str) -> None:
+    """Create one field, question or metadata property of the dataset."""
+    with connection.errors(doing):
+        prop.dataset = dataset
+        prop.create()
 
 
 def create_dataset(
@@ -43,42 +66,47 @@ def create_dataset(
     workspace_id: str,
     guidelines: str,
     owner: tuple[str, Path] | None = None,
-) -> dict[str, Any]:
+) -> tuple[rg.Dataset, datetime]:
     """Create, configure and publish a dataset for the task, marked first with `owner` (project id,
     release store); a half-made dataset is deleted again (a killed process leaves a draft, which
-    the next publish of the project makes anew)."""
-    created: dict[str, Any] = connection.request(
-        "POST",
-        "/api/v1/datasets",
-        doing=f"creating dataset {name!r}",
-        json=dataset_payload(task, name, workspace_id, guidelines),
-    )
-    base = f"/api/v1/datasets/{created['id']}"
+    the next publish of the project makes anew). The dataset, and when it went live (server time).
+
+    Step by step with the SDK's objects rather than `rg.Dataset.create()`, which adds the fields and
+    questions before anything can carry the project's mark: a publish killed in between would leave
+    a draft no project could claim."""
+    import argilla as rg
+    from argilla._models import DatasetModel
+
+    client = connection.client
+    with connection.errors(f"creating dataset {name!r}"):
+        draft = client.api.datasets.create(
+            DatasetModel(
+                name=name,
+                workspace_id=UUID(workspace_id),
+                guidelines=settings.fit_guidelines(guidelines),
+                allow_extra_metadata=False,
+                distribution=rg.OverlapTaskDistributionModel(strategy="overlap", min_submitted=task.overlap),
+            )
+        )
+    dataset = handle(connection, draft)
     try:
         if owner is not None:
-            ownership.mark(connection, str(created["id"]), *owner)
+            ownership.mark(connection, dataset, *owner)
         for item in task.fields:
-            connection.request(
-                "POST", f"{base}/fields", doing=f"adding field {item.name!r}", json=field_payload(item)
-            )
+            _add(connection, dataset, settings.field(item, client), f"adding field {item.name!r}")
         for q in task.questions:
-            connection.request(
-                "POST", f"{base}/questions", doing=f"adding question {q.name!r}", json=question_payload(q)
-            )
+            _add(connection, dataset, settings.question(q, client), f"adding question {q.name!r}")
         for declared in task.metadata:
-            connection.request(
-                "POST",
-                f"{base}/metadata-properties",
-                doing=f"adding metadata {declared.name!r}",
-                json=metadata_payload(declared),
+            _add(
+                connection, dataset, settings.metadata(declared, client), f"adding metadata {declared.name!r}"
             )
-        published: dict[str, Any] = connection.request(
-            "PUT", f"{base}/publish", doing="publishing the dataset"
-        )
-        return published
+        with connection.errors("publishing the dataset"):
+            published = client.api.datasets.publish(dataset.id)
     except BackendError:
-        connection.request("DELETE", base)
+        with connection.errors(f"deleting the half-made dataset {name!r}"):
+            client.api.datasets.delete(dataset.id)
         raise
+    return dataset, _utc(published.updated_at)
 
 
 def _deployed_version(store: Path, dataset_id: str) -> Version | None:
@@ -86,58 +114,54 @@ def _deployed_version(store: Path, dataset_id: str) -> Version | None:
     return Version.parse(live[-1].version) if live else None
 
 
-def _update_in_place(connection: Connection, dataset_id: str, task: Task, guidelines: str) -> datetime:
+def _update_in_place(connection: Connection, dataset: rg.Dataset, task: Task, guidelines: str) -> datetime:
     """New guidelines, titles, descriptions, labels and metadata on a live dataset; the server's time."""
-    questions = connection.request("GET", f"/api/v1/datasets/{dataset_id}/questions")["items"]
-    by_name = {q["name"]: q for q in questions}
-    fields = {
-        f["name"]: f for f in connection.request("GET", f"/api/v1/datasets/{dataset_id}/fields")["items"]
-    }
-    missing_fields = [f.name for f in task.fields if f.name not in fields]
+    import argilla as rg
+    from argilla._models import DatasetModel
+
+    client = connection.client
+    with connection.errors(f"reading the settings of dataset {dataset.name!r}"), sdk_default(client):
+        current = dataset.settings.get()
+    missing_fields = [f.name for f in task.fields if current.fields[f.name] is None]
     if missing_fields:
         raise BackendError(
             f"this release adds field(s) {', '.join(missing_fields)}, which Argilla cannot add to a dataset "
             "that already has records; publish with --new-dataset to start a new dataset."
         )
     for item in task.fields:
-        if fields[item.name]["title"] != item.title:
-            connection.request(
-                "PATCH", f"/api/v1/fields/{fields[item.name]['id']}", json={"title": item.title}
-            )
+        field = current.fields[item.name]
+        if field.title != item.title:
+            with connection.errors(f"updating field {item.name!r}"):
+                field.title = item.title
+                field.update()
     for q in task.questions:
-        body: dict[str, Any] = {"title": q.title, "description": question_description(q) or None}
-        existing = by_name.get(q.name)
+        existing = current.questions[q.name]
         if existing is None:
             raise BackendError(
                 f"this release adds question {q.name!r}, which Argilla cannot add to a published dataset; "
                 "publish with --new-dataset to start a new dataset for it."
             )
-        wanted = question_settings(q)
-        if "options" in wanted and existing["settings"].get("options") != wanted["options"]:
-            body["settings"] = {"type": wanted["type"], "options": wanted["options"]}
-        connection.request(
-            "PATCH", f"/api/v1/questions/{existing['id']}", doing=f"updating question {q.name!r}", json=body
-        )
-    properties = connection.request("GET", f"/api/v1/me/datasets/{dataset_id}/metadata-properties")["items"]
-    known = {p["name"] for p in properties}
+        with connection.errors(f"updating question {q.name!r}"):
+            wanted = settings.question(q, client, existing.id)
+            wanted.dataset = dataset
+            wanted.update()
     for declared in task.metadata:
-        if declared.name not in known:
-            connection.request(
-                "POST",
-                f"/api/v1/datasets/{dataset_id}/metadata-properties",
-                doing=f"adding metadata {declared.name!r}",
-                json=metadata_payload(declared),
+        if current.metadata[declared.name] is None:
+            _add(
+                connection, dataset, settings.metadata(declared, client), f"adding metadata {declared.name!r}"
             )
-    updated = connection.request(
-        "PATCH",
-        f"/api/v1/datasets/{dataset_id}",
-        doing="updating the guidelines",
-        json={
-            "guidelines": fit_guidelines(guidelines),
-            "distribution": {"strategy": "overlap", "min_submitted": task.overlap},
-        },
-    )
-    return parse_utc(updated["updated_at"])
+    # The dataset's own attributes: `Settings.update()` would send every field, question and metadata
+    # property again (questions twice), so only the dataset is patched, as the SDK itself does it.
+    with connection.errors("updating the guidelines"):
+        updated = client.api.datasets.update(
+            DatasetModel(
+                id=dataset.id,
+                name=dataset.name,
+                guidelines=settings.fit_guidelines(guidelines),
+                distribution=rg.OverlapTaskDistributionModel(strategy="overlap", min_submitted=task.overlap),
+            )
+        )
+    return _utc(updated.updated_at)
 
 
 @dataclass(frozen=True)
@@ -158,29 +182,31 @@ def place_dataset(
     release: Release,
     task: Task,
     place: Place,
-    existing: dict[str, Any] | None,
-    datasets: list[dict[str, Any]],
+    listed_as: DatasetModel | None,
+    datasets: list[DatasetModel],
     result: PublishResult,
     *,
     new_dataset: bool,
     adopt: bool,
 ) -> datetime:
-    """Create the dataset, or claim and update the existing one; `result` gets its name and id.
+    """Create the dataset, or claim and update the existing one (`listed_as`); `result` gets its name
+    and id.
 
     Returns the moment the release went live (the server's clock).
     """
     state, project, store, guidelines = place.state, place.project, place.store, place.guidelines
     workspace_name, workspace_id, dataset_name = place.workspace, place.workspace_id, place.dataset
-    if existing is not None and existing.get("status") == "draft":
+    existing = handle(conn, listed_as) if listed_as is not None else None
+    if existing is not None and listed_as is not None and listed_as.status == "draft":
         result.notices.append(
             ownership.take_draft(conn, existing, workspace_name, project=project, store=store, adopt=adopt)
         )
-        conn.request("DELETE", f"/api/v1/datasets/{existing['id']}", doing="deleting the stopped draft")
+        with conn.errors("deleting the stopped draft"):
+            conn.client.api.datasets.delete(existing.id)
         existing = None
     if existing is not None:
         _claim(conn, existing, place, result, state=state, adopt=adopt)
-        dataset_id = str(existing["id"])
-        live = _deployed_version(store, dataset_id)
+        live = _deployed_version(store, str(existing.id))
         if live is not None and release.version.major > live.major and not new_dataset:
             raise ReleaseError(
                 f"release {release.version} is incompatible with {live}, live in dataset "
@@ -194,22 +220,21 @@ def place_dataset(
                 "publish the latest release, or make a new release that reverts the change."
             )
         if new_dataset and live is not None and release.version.major > live.major:
-            existing = None
             dataset_name = f"{task.name}-v{release.version.major}"
-            existing = find(datasets, name=dataset_name, workspace_id=workspace_id)
+            found = find(datasets, name=dataset_name, workspace_id=workspace_id)
+            existing = handle(conn, found) if found is not None else None
             if existing is not None:
                 _claim(conn, existing, place, result, state=None, adopt=adopt)
     if existing is None:
-        created = create_dataset(conn, task, dataset_name, workspace_id, guidelines, (project, store))
-        dataset_id = str(created["id"])
+        created, at = create_dataset(conn, task, dataset_name, workspace_id, guidelines, (project, store))
+        dataset_id = str(created.id)
         result.created = True
-        at = parse_utc(conn.request("GET", f"/api/v1/datasets/{dataset_id}")["updated_at"])
         record_deployment(store, release.version, conn.url, dataset_id, at)
         result.deployed = True
     else:
-        dataset_id = str(existing["id"])
+        dataset_id = str(existing.id)
         live = _deployed_version(store, dataset_id)
-        at = _update_in_place(conn, dataset_id, task, guidelines)
+        at = _update_in_place(conn, existing, task, guidelines)
         if live != release.version:
             record_deployment(store, release.version, conn.url, dataset_id, at)
             result.deployed = True
@@ -219,7 +244,7 @@ def place_dataset(
 
 def _claim(
     conn: Connection,
-    existing: dict[str, Any],
+    existing: rg.Dataset,
     place: Place,
     result: PublishResult,
     *,
@@ -227,7 +252,7 @@ def _claim(
     adopt: bool,
 ) -> None:
     """Claim an existing dataset for the project (`ownership.claim`); its notice goes in `result`."""
-    points_here = ownership.points_at(state, deployments(place.store), conn.url, str(existing["id"]))
+    points_here = ownership.points_at(state, deployments(place.store), conn.url, str(existing.id))
     notice = ownership.claim(
         conn,
         existing,

@@ -24,12 +24,15 @@ import socket
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from labelbook.argilla._client import Connection
 from labelbook.argilla.state import private_dir
 from labelbook.errors import LabelbookError
 from labelbook.files import write_text
+
+if TYPE_CHECKING:
+    import argilla as rg
 
 MARKER = "labelbook_project"
 """The hidden metadata property that marks a dataset as a labelbook project's (a reserved name)."""
@@ -78,40 +81,39 @@ def store_label(store: Path) -> str:
     return f"{socket.gethostname()}:{os.path.abspath(store)}"
 
 
-def read_owner(connection: Connection, dataset_id: str) -> Owner | None:
+def read_owner(connection: Connection, dataset: rg.Dataset) -> Owner | None:
     """The mark on a dataset, or None when it has none."""
-    properties = connection.request(
-        "GET",
-        f"/api/v1/me/datasets/{dataset_id}/metadata-properties",
-        doing="reading which project owns the dataset",
-    )["items"]
+    with connection.errors("reading which project owns the dataset"):
+        # The SDK's wire models: one request, where `dataset.settings.get()` makes five.
+        properties = connection.client.api.metadata.list(dataset_id=dataset.id)
     for item in properties:
-        if item["name"] == MARKER:
-            terms = [str(v) for v in (item.get("settings") or {}).get("values") or []]
+        if item.name == MARKER:
+            terms = [str(v) for v in getattr(item.settings, "values", None) or []]
             found = {t.split(":", 1)[0] + ":": t.split(":", 1)[1] for t in terms if ":" in t}
-            return Owner(found.get(_ID, ""), found.get(_AT, "an unknown place"), str(item["id"]))
+            return Owner(found.get(_ID, ""), found.get(_AT, "an unknown place"), str(item.id))
     return None
 
 
 def mark(
-    connection: Connection, dataset_id: str, project: str, store: Path, old: Owner | None = None
+    connection: Connection, dataset: rg.Dataset, project: str, store: Path, old: Owner | None = None
 ) -> None:
-    """Put this project's mark on the dataset (replacing `old`)."""
+    """Put this project's mark on the dataset (replacing `old`): a terms metadata property that
+    annotators cannot see."""
+    import argilla as rg
+
     if old is not None and old.property_id:
-        connection.request(
-            "DELETE", f"/api/v1/metadata-properties/{old.property_id}", doing="removing the old project mark"
-        )
-    connection.request(
-        "POST",
-        f"/api/v1/datasets/{dataset_id}/metadata-properties",
-        doing="marking the dataset as this project's",
-        json={
-            "name": MARKER,
-            "title": "labelbook project (owner's mark; do not delete)",
-            "settings": {"type": "terms", "values": [f"{_ID}{project}", f"{_AT}{store_label(store)}"]},
-            "visible_for_annotators": False,
-        },
+        with connection.errors("removing the old project mark"):
+            connection.client.api.metadata.delete(uuid.UUID(old.property_id))
+    marker = rg.TermsMetadataProperty(
+        MARKER,
+        options=[f"{_ID}{project}", f"{_AT}{store_label(store)}"],
+        title="labelbook project (owner's mark; do not delete)",
+        visible_for_annotators=False,
+        client=connection.client,
     )
+    with connection.errors("marking the dataset as this project's"):
+        marker.dataset = dataset
+        marker.create()
 
 
 def points_at(state: Any, deployments: list[Any], url: str, dataset_id: str) -> bool:
@@ -121,13 +123,13 @@ def points_at(state: Any, deployments: list[Any], url: str, dataset_id: str) -> 
     return any(d.dataset_id == dataset_id and d.server_url == url for d in deployments)
 
 
-def _where(dataset: dict[str, Any], workspace: str) -> str:
-    return f"dataset {dataset['name']!r} in workspace {workspace!r}"
+def _where(dataset: rg.Dataset, workspace: str) -> str:
+    return f"dataset {dataset.name!r} in workspace {workspace!r}"
 
 
 def claim(
     connection: Connection,
-    dataset: dict[str, Any],
+    dataset: rg.Dataset,
     workspace: str,
     *,
     project: str,
@@ -137,13 +139,12 @@ def claim(
 ) -> str | None:
     """Check that the existing dataset is this project's before anything changes; mark it when it
     may be taken. Returns a notice to show, or None; raises ProjectConflict when it is not ours."""
-    dataset_id = str(dataset["id"])
-    owner = read_owner(connection, dataset_id)
+    owner = read_owner(connection, dataset)
     here = store_label(store)
     where = _where(dataset, workspace)
     if owner is not None and owner.project_id == project:
         if owner.store != here:  # the project moved: keep the mark's path true
-            mark(connection, dataset_id, project, store, owner)
+            mark(connection, dataset, project, store, owner)
         return None
     what_to_do = (
         "Publish this notebook to its own dataset (rename the task, or pass --dataset NAME / "
@@ -157,10 +158,10 @@ def claim(
                 f"releases are in {here}. {what_to_do}, and the other project can no longer publish to it.",
                 owner,
             )
-        mark(connection, dataset_id, project, store, owner)
+        mark(connection, dataset, project, store, owner)
         return f"{where} adopted from the project of {owner.store}; that project can no longer publish to it."
     if points_here or adopt:
-        mark(connection, dataset_id, project, store)
+        mark(connection, dataset, project, store)
         if points_here:
             return (
                 f"{where} was published before labelbook marked datasets; it is now marked as this project's."
@@ -174,11 +175,11 @@ def claim(
 
 
 def take_draft(
-    connection: Connection, dataset: dict[str, Any], workspace: str, *, project: str, store: Path, adopt: bool
+    connection: Connection, dataset: rg.Dataset, workspace: str, *, project: str, store: Path, adopt: bool
 ) -> str:
     """A draft dataset (never published, so no records and no annotator saw it) may be made anew
     when it is this project's, or on `adopt`; a notice, or ProjectConflict saying what to do."""
-    owner = read_owner(connection, str(dataset["id"]))
+    owner = read_owner(connection, dataset)
     where = _where(dataset, workspace)
     if owner is not None and owner.project_id != project and not adopt:
         raise ProjectConflict(

@@ -11,6 +11,7 @@ import os
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
+from uuid import UUID
 
 import labelbook.argilla._api as _api
 from labelbook.argilla._client import Connection, connect
@@ -127,9 +128,9 @@ class Project:
 
     def progress(self) -> dict[str, int]:
         """Records in the dataset: total, completed (enough submitted answers) and pending."""
-        reply = self.connection.request(
-            "GET", f"/api/v1/datasets/{self.state.dataset_id}/progress", doing="reading the progress"
-        )
+        dataset = self.dataset
+        with self.connection.errors("reading the progress"):
+            reply = dataset.progress()
         return {key: int(reply.get(key) or 0) for key in ("total", "completed", "pending")}
 
     def gold(self) -> pd.DataFrame:
@@ -144,15 +145,19 @@ class Project:
         return pd.DataFrame(rows, columns=["record_id", "question", "value"])
 
     def _usernames(self) -> dict[str, str]:
+        import argilla as rg
+
         from labelbook.errors import BackendError
 
+        client = self.connection.client
         try:
-            users = self.connection.request("GET", "/api/v1/users")["items"]
+            with self.connection.errors("listing users"):
+                users = client.users.list()
         except BackendError:  # an admin's key may not list every user; the workspace's are enough
-            users = self.connection.request("GET", f"/api/v1/workspaces/{self.state.workspace_id}/users")[
-                "items"
-            ]
-        return {u["id"]: u["username"] for u in users}
+            workspace = rg.Workspace(id=UUID(self.state.workspace_id), client=client)
+            with self.connection.errors("listing the workspace's users"):
+                users = client.users.list(workspace=workspace)
+        return {str(u.id): u.username for u in users}
 
     def records(self) -> list[dict[str, Any]]:
         """Every record of the dataset as the server lists it, with its responses (user ids, not

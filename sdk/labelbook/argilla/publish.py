@@ -27,10 +27,11 @@ import os
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import labelbook.argilla.ownership as ownership
 from labelbook.argilla._client import Connection, connect
-from labelbook.argilla.dataset import Place, find, place_dataset
+from labelbook.argilla.dataset import Place, find, listed, place_dataset
 from labelbook.argilla.gold import suggestion_tells
 from labelbook.argilla.inputs import Inputs
 from labelbook.argilla.inputs import check as check_inputs
@@ -43,6 +44,9 @@ from labelbook.argilla.upload import BATCH, send_records
 from labelbook.errors import BackendError, ChangedRecordsWarning, GoldLeakWarning, ReleaseError
 from labelbook.releases import Release, latest_release, open_release
 from labelbook.task import Task
+
+if TYPE_CHECKING:
+    import argilla as rg
 
 _WORKSPACE_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789-_"
 
@@ -201,13 +205,14 @@ def _publish(
         project = ownership.project_id(folder)
         # 2. Workspace and dataset.
         workspace_name = workspace or (state.workspace if state else _workspace_name(task.name))
-        workspace_id = _workspace_id(conn, role, workspace_name, enrolling=roster is not None)
+        found_workspace = _workspace(conn, role, workspace_name, enrolling=roster is not None)
+        workspace_id = str(found_workspace.id)
         dataset_name = dataset or (
             state.dataset
             if state and state.workspace == workspace_name and state.server_url == conn.url
             else task.name
         )
-        datasets = conn.request("GET", "/api/v1/me/datasets", doing="listing datasets")["items"]
+        datasets = listed(conn)
         existing = find(datasets, name=dataset_name, workspace_id=workspace_id)
         result = PublishResult(
             conn.url, workspace_name, dataset_name, "", str(release.version), state_dir=folder
@@ -219,7 +224,7 @@ def _publish(
 
         # 3. Roster.
         if roster is not None:
-            result.roster = sync_roster(conn, workspace_id, roster, folder)
+            result.roster = sync_roster(conn, found_workspace, roster, folder)
             # Answers from now on carry this roster's vendors; earlier ones keep theirs.
             record_roster(folder, roster, at, previous=state.roster if state else None)
         # 4. Gold answers stay local; then the records.
@@ -264,10 +269,13 @@ def _save_state(
     ).write(folder)
 
 
-def _workspace_id(conn: Connection, role: str, workspace_name: str, *, enrolling: bool) -> str:
-    """The workspace's id, created if missing (an admin may neither create it nor enrol annotators)."""
-    workspaces = conn.request("GET", "/api/v1/me/workspaces", doing="listing workspaces")["items"]
-    found_ws = find(workspaces, name=workspace_name)
+def _workspace(conn: Connection, role: str, workspace_name: str, *, enrolling: bool) -> rg.Workspace:
+    """The workspace, created if missing (an admin may neither create it nor enrol annotators)."""
+    import argilla as rg
+
+    with conn.errors("listing workspaces"):
+        # `client.workspaces(name)` would warn when there is none; the list is the same request.
+        found_ws = next((w for w in conn.client.workspaces.list() if w.name == workspace_name), None)
     if role != "owner" and (found_ws is None or enrolling):
         raise BackendError(
             "an admin's API key cannot "
@@ -276,22 +284,19 @@ def _workspace_id(conn: Connection, role: str, workspace_name: str, *, enrolling
             + (", or ask an owner to create the workspace and add you to it." if found_ws is None else ".")
         )
     if found_ws is None:
-        found_ws = conn.request(
-            "POST",
-            "/api/v1/workspaces",
-            doing=f"creating workspace {workspace_name!r}",
-            json={"name": workspace_name},
-        )
-    return str(found_ws["id"])
+        with conn.errors(f"creating workspace {workspace_name!r}"):
+            found_ws = rg.Workspace(name=workspace_name, client=conn.client).create()
+    return found_ws
 
 
 def _publisher_role(conn: Connection) -> str:
     """The key's role; a key that is neither an owner's nor an admin's is refused before anything changes."""
-    me = conn.request("GET", "/api/v1/me", doing="checking the API key's role")
-    role = str(me.get("role", ""))
+    with conn.errors("checking the API key's role"):
+        me = conn.client.me
+    role = str(getattr(me.role, "value", me.role) or "")
     if role not in ("owner", "admin"):
         raise BackendError(
-            f"the API key of {me.get('username', 'this user')!r} on {conn.url} has the role {role!r}: "
+            f"the API key of {me.username or 'this user'!r} on {conn.url} has the role {role!r}: "
             "publishing takes an owner's key (or an admin's, for a workspace they belong to). Nothing was "
             "changed; set ARGILLA_API_KEY to an owner's key."
         )

@@ -1,11 +1,13 @@
 """Submit answers given outside the Argilla UI (a researcher's pilot in the notebook) as the API key's
-own responses: the tidy frame in, one response per record × annotator out, through `/me/responses/bulk`.
+own responses: the tidy frame in, one response per record × annotator out, through
+`_api.submit_responses` (`/me/responses/bulk`, which the argilla SDK lacks).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import labelbook.argilla._api as _api
 from labelbook.errors import RecordsError
 
 if TYPE_CHECKING:
@@ -16,7 +18,6 @@ if TYPE_CHECKING:
 __all__ = ["submit"]
 
 _STATUSES = ("submitted", "draft", "discarded")
-_BULK = 100  # argilla-server's largest bulk of responses
 
 
 def _wire(kind: str, value: Any) -> Any:
@@ -48,7 +49,7 @@ def submit(project: Project, answers: pd.DataFrame) -> int:
             f"(first: {', '.join(missing[:3])}); answer published records (publish them first).",
             missing,
         )
-    responses: dict[str, dict[str, Any]] = {}
+    responses: dict[str, _api.ResponsePayload] = {}
     for row in answers.to_dict("records"):
         record = on_server[str(row["record_id"])]
         status = row.get("status") if row.get("status") in _STATUSES else "submitted"
@@ -56,14 +57,9 @@ def submit(project: Project, answers: pd.DataFrame) -> int:
         if row["question"] in kinds and row["value"] is not None and status != "discarded":
             item["values"][row["question"]] = {"value": _wire(kinds[row["question"]], row["value"])}
     items = list(responses.values())
-    for start in range(0, len(items), _BULK):
-        reply = project.connection.request(
-            "POST",
-            "/api/v1/me/responses/bulk",
-            json={"items": items[start : start + _BULK]},
-            doing="submitting responses",
-        )
-        errors = [entry["error"] for entry in reply.get("items", []) if entry.get("error")]
+    for start in range(0, len(items), _api.RESPONSES_BATCH):
+        outcomes = _api.submit_responses(project.connection, items[start : start + _api.RESPONSES_BATCH])
+        errors = [str(entry["error"]) for entry in outcomes if entry.get("error")]
         if errors:
             raise RecordsError(f"Argilla refused {len(errors)} response(s): {errors[0]}", errors)
     return len(items)

@@ -22,6 +22,7 @@ from labelbook.argilla.state import Annotator, add_credentials, remove_credentia
 from labelbook.errors import BackendError, LabelbookError, RecordsError
 
 if TYPE_CHECKING:
+    import argilla as rg
     import pandas as pd
 
 _USERNAME = re.compile(r"^(?!-|_)[A-Za-z0-9_-]+$")
@@ -175,16 +176,18 @@ class RosterChanges:
 
 
 def sync_roster(
-    connection: Connection, workspace_id: str, roster: list[Annotator], folder: Path
+    connection: Connection, workspace: rg.Workspace, roster: list[Annotator], folder: Path
 ) -> RosterChanges:
-    """Make the workspace's annotators match the roster."""
+    """Make the workspace's annotators match the roster (the SDK's `rg.User` and `rg.Workspace`)."""
+    import argilla as rg
+
+    client = connection.client
     changes = RosterChanges()
-    users = connection.request("GET", "/api/v1/users", doing="listing users")["items"]
-    by_name: dict[str, dict[str, Any]] = {u["username"].lower(): u for u in users}  # `Alice` is `alice`
-    members = connection.request(
-        "GET", f"/api/v1/workspaces/{workspace_id}/users", doing="listing the workspace's users"
-    )["items"]
-    member_ids = {m["id"] for m in members}
+    with connection.errors("listing users"):
+        by_name = {u.username.lower(): u for u in client.users.list()}  # `Alice` is `alice`
+    with connection.errors("listing the workspace's users"):
+        members = client.users.list(workspace=workspace)
+    member_ids = {m.id for m in members}
     wanted = {a.username.lower() for a in roster}
     for annotator in roster:
         user = by_name.get(annotator.username.lower())
@@ -194,17 +197,14 @@ def sync_roster(
             # nobody can see again. If the server refuses the account, the password is forgotten again.
             changes.credentials_file = add_credentials(folder, {annotator.username: password})
             try:
-                user = connection.request(
-                    "POST",
-                    "/api/v1/users",
-                    doing=f"creating user {annotator.username!r}",
-                    json={
-                        "username": annotator.username,
-                        "first_name": annotator.username,
-                        "password": password,
-                        "role": "annotator",
-                    },
-                )
+                with connection.errors(f"creating user {annotator.username!r}"):
+                    user = rg.User(
+                        username=annotator.username,
+                        first_name=annotator.username,
+                        password=password,
+                        role="annotator",
+                        client=client,
+                    ).create()
             except BackendError:
                 remove_credentials(folder, [annotator.username])
                 raise
@@ -212,22 +212,15 @@ def sync_roster(
             changes.new_passwords[annotator.username] = password
         else:
             changes.reused.append(annotator.username)
-        if user["id"] not in member_ids:
-            connection.request(
-                "POST",
-                f"/api/v1/workspaces/{workspace_id}/users",
-                doing=f"adding {annotator.username!r} to the workspace",
-                json={"user_id": user["id"]},
-            )
+        if user.id not in member_ids:
+            with connection.errors(f"adding {annotator.username!r} to the workspace"):
+                workspace.add_user(user)  # the reply replaces the User's model: its password is dropped
             changes.added.append(annotator.username)
     for member in members:
-        if member["role"] == "annotator" and member["username"].lower() not in wanted:
-            connection.request(
-                "DELETE",
-                f"/api/v1/workspaces/{workspace_id}/users/{member['id']}",
-                doing=f"removing {member['username']!r} from the workspace",
-            )
-            changes.removed.append(member["username"])
+        if member.role == "annotator" and member.username.lower() not in wanted:
+            with connection.errors(f"removing {member.username!r} from the workspace"):
+                workspace.remove_user(member)
+            changes.removed.append(member.username)
     return changes
 
 

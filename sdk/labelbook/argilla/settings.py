@@ -1,13 +1,16 @@
-"""A labelbook Task as Argilla dataset settings (REST payloads): fields, questions (label
+"""A labelbook Task as Argilla dataset settings, the argilla SDK's objects: fields, questions (label
 definitions in the descriptions and on each option), overlap as the task distribution, metadata
 with its visibility."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from labelbook import task as lb
+
+if TYPE_CHECKING:
+    import argilla as rg
 
 # Argilla's limits (argilla_server.api.schemas.v1): longer values are refused.
 DESCRIPTION_LIMIT = 1000
@@ -47,16 +50,8 @@ def _options(labels: Mapping[str, str]) -> list[dict[str, Any]]:
     ]
 
 
-def field_payload(item: lb.Field) -> dict[str, Any]:
-    """The REST body creating one field."""
-    settings: dict[str, Any] = {"type": item.kind}
-    if isinstance(item, lb.TextField | lb.ChatField):
-        settings["use_markdown"] = item.use_markdown
-    return {"name": item.name, "title": item.title, "required": item.required, "settings": settings}
-
-
 def question_settings(q: lb.Question) -> dict[str, Any]:
-    """A question's `settings` as Argilla's REST API takes them (labels carry their definitions)."""
+    """A question's `settings` as Argilla takes them (labels carry their definitions)."""
     if isinstance(q, lb.MultiLabelQuestion):
         return {"type": "multi_label_selection", "options": _options(q.labels), "options_order": "natural"}
     if isinstance(q, lb.LabelQuestion):
@@ -75,38 +70,75 @@ def question_settings(q: lb.Question) -> dict[str, Any]:
     }
 
 
-def question_payload(q: lb.Question) -> dict[str, Any]:
-    """The REST body creating one question."""
-    return {
-        "name": q.name,
-        "title": q.title,
-        "description": question_description(q) or None,
-        "required": q.required,
-        "settings": question_settings(q),
-    }
+_FIELDS = {"text": "TextField", "chat": "ChatField", "image": "ImageField"}
+_QUESTIONS = {
+    "label_selection": "LabelQuestion",
+    "multi_label_selection": "MultiLabelQuestion",
+    "rating": "RatingQuestion",
+    "ranking": "RankingQuestion",
+    "text": "TextQuestion",
+    "span": "SpanQuestion",
+}
 
 
-def dataset_payload(task: lb.Task, name: str, workspace_id: str, guidelines: str) -> dict[str, Any]:
-    """The REST body creating the dataset (fields, questions and metadata are added after)."""
-    return {
-        "name": name,
-        "guidelines": fit_guidelines(guidelines),
-        "allow_extra_metadata": False,
-        "distribution": {"strategy": "overlap", "min_submitted": task.overlap},
-        "workspace_id": workspace_id,
-    }
+def field(item: lb.Field, client: rg.Argilla) -> rg.Field:
+    """The field as the SDK's `rg.TextField`, `rg.ChatField` or `rg.ImageField`."""
+    import argilla as rg
 
+    from labelbook.argilla._client import sdk_default
 
-def metadata_payload(item: lb.Metadata) -> dict[str, Any]:
-    """The REST body creating one metadata property."""
     settings: dict[str, Any] = {"type": item.kind}
+    if isinstance(item, lb.TextField | lb.ChatField):
+        settings["use_markdown"] = item.use_markdown
+    with sdk_default(client):  # the constructors do not all take a client (some call it `_client`)
+        made: rg.Field = getattr(rg, _FIELDS[item.kind]).from_dict(
+            {"name": item.name, "title": item.title, "required": item.required, "settings": settings}
+        )
+    return made
+
+
+def question(q: lb.Question, client: rg.Argilla, question_id: Any = None) -> rg.QuestionType:
+    """The question as the SDK's question of its kind (`question_id`: the one on the server it updates).
+
+    Made `from_dict`, as the SDK's constructors take labels without their per-option descriptions."""
+    import argilla as rg
+
+    from labelbook.argilla._client import sdk_default
+
+    wanted = question_settings(q)
+    with sdk_default(client):
+        made: rg.QuestionType = getattr(rg, _QUESTIONS[wanted["type"]]).from_dict(
+            {
+                "name": q.name,
+                "title": q.title,
+                "description": question_description(q) or None,
+                "required": q.required,
+                "settings": wanted,
+                **({"id": question_id} if question_id is not None else {}),
+            }
+        )
+    return made
+
+
+def metadata(item: lb.Metadata, client: rg.Argilla) -> rg.MetadataType:
+    """The metadata property as the SDK's `rg.TermsMetadataProperty`, `rg.IntegerMetadataProperty` or
+    `rg.FloatMetadataProperty`, visible to annotators or not as declared."""
+    import argilla as rg
+
     if isinstance(item, lb.TermsMetadata):
-        settings["values"] = list(item.options) if item.options else None
-    else:
-        settings["min"], settings["max"] = item.min, item.max
-    return {
-        "name": item.name,
-        "title": item.title,
-        "settings": settings,
-        "visible_for_annotators": item.visible_for_annotators,
-    }
+        return rg.TermsMetadataProperty(
+            item.name,
+            options=list(item.options) if item.options else None,
+            title=item.title,
+            visible_for_annotators=item.visible_for_annotators,
+            client=client,
+        )
+    kind = rg.IntegerMetadataProperty if isinstance(item, lb.IntegerMetadata) else rg.FloatMetadataProperty
+    return kind(
+        item.name,
+        min=item.min,
+        max=item.max,
+        title=item.title,
+        visible_for_annotators=item.visible_for_annotators,
+        client=client,
+    )

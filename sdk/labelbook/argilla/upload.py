@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 import labelbook.argilla._api as _api
 from labelbook.argilla._client import Connection
@@ -59,8 +60,9 @@ def upload(
     if not payloads:
         return 0
     batch_size = max(1, min(batch_size, MAX_BATCH))
-    questions = connection.request("GET", f"/api/v1/datasets/{dataset_id}/questions")["items"]
-    question_ids = {q["name"]: q["id"] for q in questions}
+    with connection.errors("reading the dataset's questions"):
+        questions = connection.client.api.questions.list(dataset_id=UUID(dataset_id))
+    question_ids = {q.name: str(q.id) for q in questions}
 
     def wire(body: Mapping[str, Any]) -> _api.RecordPayload:
         out: Any = dict(body)

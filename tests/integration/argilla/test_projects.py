@@ -384,15 +384,14 @@ def killed_publish(notebook: Path, server: Any, path_fragment: str, workspace: s
     """Publish in another process that is killed (SIGKILL) right after the request to `path_fragment`."""
     script = textwrap.dedent(
         f"""
-        import os, signal, labelbook as lb
-        from labelbook.argilla import _client
-        real = _client.Connection.request
-        def request(self, method, path, *args, **kwargs):
-            reply = real(self, method, path, *args, **kwargs)
-            if method == "POST" and path.endswith({path_fragment!r}):
+        import os, signal, httpx, labelbook as lb
+        real = httpx.Client.send
+        def send(self, request, *args, **kwargs):  # every request, the argilla SDK's and labelbook's own
+            reply = real(self, request, *args, **kwargs)
+            if request.method == "POST" and request.url.path.endswith({path_fragment!r}):
                 os.kill(os.getpid(), signal.SIGKILL)
             return reply
-        _client.Connection.request = request
+        httpx.Client.send = send
         lb.publish({str(notebook)!r}, records={str(EXAMPLE / "records.jsonl")!r}, workspace={workspace!r},
                    api_url={server.url!r}, api_key={server.api_key!r}, progress=False)
         """
@@ -448,17 +447,16 @@ def test_a_new_accounts_password_is_kept_only_when_the_account_exists(tmp_path: 
     notebook = released(tmp_path)
     folder = tmp_path / "guide.labelbook"
 
-    class AnotherProjectEnrolsFirst(Connection):
+    def another_project_enrols_first(request: httpx.Request) -> None:
         """Between listing the users and creating one, another project creates the same account."""
-
-        def request(self, method: str, path: str, doing: str = "", **kwargs: Any) -> Any:
-            if method == "POST" and path == "/api/v1/users" and kwargs["json"]["username"] == "own-pw-race":
-                assert "own-pw-race" in read_credentials(folder)  # saved before the account exists
-                make_user(lb_server, "own-pw-race", "annotator")
-            return super().request(method, path, doing, **kwargs)
+        creating = request.method == "POST" and request.url.path == "/api/v1/users"
+        if creating and json.loads(request.content)["username"] == "own-pw-race":
+            assert "own-pw-race" in read_credentials(folder)  # saved before the account exists
+            make_user(lb_server, "own-pw-race", "annotator")
 
     roster = pd.DataFrame({"username": ["own-pw-fine", "own-pw-race"], "vendor": ["acme", "acme"]})
-    with AnotherProjectEnrolsFirst(lb_server.url, lb_server.api_key) as conn, pytest.raises(BackendError):
+    with Connection(lb_server.url, lb_server.api_key) as conn, pytest.raises(BackendError, match="409"):
+        conn.client.http_client.event_hooks = {"request": [another_project_enrols_first], "response": []}
         lb.publish(notebook, workspace="own-pw", annotators=roster, connection=conn, progress=False)
     kept = read_credentials(folder)
     assert set(kept) == {"own-pw-fine"}  # the refused account's password is rolled back

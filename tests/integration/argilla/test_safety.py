@@ -5,6 +5,7 @@ logs or the release store."""
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 import shutil
 import stat
@@ -31,22 +32,25 @@ def released(tmp_path: Path) -> Path:
     return notebook
 
 
-def test_an_annotator_reaches_nothing_they_should_not(tmp_path: Path, lb_server: Any) -> None:
+def test_an_annotator_reaches_nothing_they_should_not(
+    tmp_path: Path, lb_server: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     notebook = released(tmp_path)
     roster = pd.DataFrame({"username": ["safe-ann-1", "safe-ann-2"], "vendor": ["acme", "bright"]})
     gold = pd.DataFrame(
         {"id": ["traj-003", "traj-008"], "outcome": ["success", "failure"], "rationale": [GOLD_SECRET] * 2}
     )
     owner = {"api_url": lb_server.url, "api_key": lb_server.api_key, "progress": False}
-    result = lb.publish(
-        notebook,
-        records=EXAMPLE / "records.jsonl",
-        workspace="safe-main",
-        annotators=roster,
-        gold=gold,
-        gold_rate=0.1,
-        **owner,
-    ).last_publish
+    with caplog.at_level(logging.DEBUG):  # everything the argilla SDK and httpx log while accounts are made
+        result = lb.publish(
+            notebook,
+            records=EXAMPLE / "records.jsonl",
+            workspace="safe-main",
+            annotators=roster,
+            gold=gold,
+            gold_rate=0.1,
+            **owner,
+        ).last_publish
     assert result.gold_published == 2
     secret_passwords = dict(result.roster.new_passwords) if result.roster else {}
     assert len(secret_passwords) == 2
@@ -121,7 +125,8 @@ def test_an_annotator_reaches_nothing_they_should_not(tmp_path: Path, lb_server:
     assert stat.S_IMODE(credentials.stat().st_mode) == 0o600
     assert all(p in credentials.read_text() for p in secret_passwords.values())
     assert stat.S_IMODE((tmp_path / "guide.labelbook" / "gold.jsonl").stat().st_mode) == 0o600
-    shown = repr(result) + repr(result.roster) + str(result)
+    assert "Created user safe-ann-1" in caplog.text  # the SDK's log was captured: no password in it
+    shown = repr(result) + repr(result.roster) + str(result) + caplog.text
     store = "".join(p.read_text() for p in (tmp_path / "guide.releases").rglob("*") if p.is_file())
     project = lb.Project.open(notebook, api_url=lb_server.url, api_key=lb_server.api_key)
     try:
