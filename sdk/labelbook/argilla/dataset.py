@@ -164,6 +164,24 @@ def _update_in_place(connection: Connection, dataset: rg.Dataset, task: Task, gu
     return _utc(updated.updated_at)
 
 
+def set_overlap(connection: Connection, dataset_id: str, overlap: int, doing: str) -> None:
+    """Ask for `overlap` submitted answers per record of the dataset (its task distribution), leaving
+    the rest of the dataset as it is."""
+    import argilla as rg
+    from argilla._models import DatasetModel
+
+    client = connection.client
+    with connection.errors(doing):
+        current = client.api.datasets.get(UUID(dataset_id))
+        client.api.datasets.update(
+            DatasetModel(
+                id=current.id,
+                name=current.name,
+                distribution=rg.OverlapTaskDistributionModel(strategy="overlap", min_submitted=overlap),
+            )
+        )
+
+
 @dataclass(frozen=True)
 class Place:
     """Where a publish goes: the project's state and mark, its store, the workspace and dataset named."""

@@ -11,11 +11,10 @@ import os
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
-from uuid import UUID
 
 import labelbook.argilla._api as _api
 from labelbook.argilla._client import Connection, connect
-from labelbook.argilla.roster import roster_versions, vendors_at
+from labelbook.argilla.roster import roster_versions, usernames, vendors_at
 from labelbook.argilla.state import ProjectState, read_gold, state_dir
 from labelbook.errors import LabelbookError
 from labelbook.releases import deployments, store_path
@@ -145,19 +144,7 @@ class Project:
         return pd.DataFrame(rows, columns=["record_id", "question", "value"])
 
     def _usernames(self) -> dict[str, str]:
-        import argilla as rg
-
-        from labelbook.errors import BackendError
-
-        client = self.connection.client
-        try:
-            with self.connection.errors("listing users"):
-                users = client.users.list()
-        except BackendError:  # an admin's key may not list every user; the workspace's are enough
-            workspace = rg.Workspace(id=UUID(self.state.workspace_id), client=client)
-            with self.connection.errors("listing the workspace's users"):
-                users = client.users.list(workspace=workspace)
-        return {str(u.id): u.username for u in users}
+        return usernames(self.connection, self.state.workspace_id)
 
     def records(self) -> list[dict[str, Any]]:
         """Every record of the dataset as the server lists it, with its responses (user ids, not

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 from labelbook.argilla._client import Connection
 from labelbook.argilla.records import RecordsSource, missing_column_hint, read_rows
@@ -173,6 +174,24 @@ class RosterChanges:
     """username → generated password, for accounts created now."""
     credentials_file: Path | None = None
     """Where the generated passwords are kept (0600)."""
+
+
+def usernames(connection: Connection, workspace_id: str | None = None) -> dict[str, str]:
+    """user id → username for every user the key may list; with `workspace_id`, an owner's key that
+    may not list every user falls back to that workspace's members (enough to name its answers)."""
+    import argilla as rg
+
+    client = connection.client
+    try:
+        with connection.errors("listing users"):
+            users = client.users.list()
+    except BackendError:
+        if workspace_id is None:
+            raise
+        workspace = rg.Workspace(id=UUID(workspace_id), client=client)
+        with connection.errors("listing the workspace's users"):
+            users = client.users.list(workspace=workspace)
+    return {str(u.id): u.username for u in users}
 
 
 def sync_roster(

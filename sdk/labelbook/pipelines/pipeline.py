@@ -265,8 +265,9 @@ class Pipeline:
 
     def usernames(self) -> dict[str, str]:
         """user id → username, on the pipeline's server."""
-        users = self.connection.request("GET", "/api/v1/users", doing="listing users")["items"]
-        return {u["id"]: u["username"] for u in users}
+        from labelbook.argilla.roster import usernames
+
+        return usernames(self.connection)
 
     def settings_of(self, stage: Stage, roster: list[dict[str, Any]] | None) -> str:
         """What a publish without records would change: the release, the team's roster, the overlap."""
@@ -296,11 +297,13 @@ class Pipeline:
                 connection=self.connection,
             )
         if stage.overlap is not None and stage.overlap != task.overlap:
-            self.connection.request(
-                "PATCH",
-                f"/api/v1/datasets/{project.state.dataset_id}",
+            from labelbook.argilla.dataset import set_overlap
+
+            set_overlap(
+                self.connection,
+                project.state.dataset_id,
+                stage.overlap,
                 doing=f"setting the overlap of stage {stage.name!r}",
-                json={"distribution": {"strategy": "overlap", "min_submitted": stage.overlap}},
             )
         assert project.last_publish is not None  # publish says what it did
         return project.last_publish
