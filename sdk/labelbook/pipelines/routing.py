@@ -40,15 +40,21 @@ def _describe(row: Any, stage: str) -> str:
 
 
 @dataclass(frozen=True)
-class Qualify:
-    """Admit to `team` every worker whose gold accuracy in `stage` is at least `bar` over at least
-    `min_items` gold answers; those below are logged as not admitted (once)."""
+class _ByGold:
+    """A rule on the workers' gold accuracy in `stage` (over `question`, or all), deciding who is in
+    `team`; workers with fewer than `min_items` gold answers are left as they are."""
 
     stage: str
     team: str
     bar: float
     min_items: int = 5
     question: str | None = None
+
+
+@dataclass(frozen=True)
+class Qualify(_ByGold):
+    """Admit to `team` every worker whose gold accuracy in `stage` is at least `bar` over at least
+    `min_items` gold answers; those below are logged as not admitted (once)."""
 
     @property
     def name(self) -> str:
@@ -69,15 +75,9 @@ class Qualify:
 
 
 @dataclass(frozen=True)
-class Demote:
+class Demote(_ByGold):
     """Take out of `team` a worker whose accuracy interval in `stage` lies wholly under `bar`
     (its upper end below it), over at least `min_items` gold answers."""
-
-    stage: str
-    team: str
-    bar: float
-    min_items: int = 5
-    question: str | None = None
 
     @property
     def name(self) -> str:
