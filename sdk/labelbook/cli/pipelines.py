@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 import click
@@ -17,7 +16,7 @@ def pipeline() -> None:
 
     \b
     labelbook pipeline run book-qa.ipynb            # one idempotent pass
-    labelbook pipeline run book-qa.ipynb --watch    # a pass every --interval seconds until Ctrl-C
+    labelbook pipeline run book-qa.ipynb --watch    # a pass on every completed record until Ctrl-C
     labelbook pipeline status book-qa.ipynb --json
 
     Exit 2 when the file declares no pipeline (or a stage cannot be used), 1 when the server fails
@@ -27,29 +26,49 @@ def pipeline() -> None:
 
 @pipeline.command("run")
 @notebook_argument
-@click.option("--watch", is_flag=True, help="Keep going: a pass every --interval seconds until Ctrl-C.")
-@click.option("--interval", default=10.0, show_default=True, help="Seconds between passes with --watch.")
+@click.option(
+    "--watch",
+    is_flag=True,
+    help="Keep going until Ctrl-C: a pass as soon as the server reports a completed record (its "
+    "webhooks, when it runs on this machine) and every --interval seconds in any case.",
+)
+@click.option(
+    "--interval",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(min=0.1),
+    help="With --watch: the longest wait between passes (the only trigger on a remote server).",
+)
 def pipeline_run(notebook: Path, watch: bool, interval: float) -> None:
-    """One idempotent pass (or, with --watch, one every INTERVAL seconds; polling, not webhooks).
-    Exit 1 when a step failed on some item after its retries."""
+    """One idempotent pass, or with --watch one after every completed record and every INTERVAL
+    seconds. Exit 1 when a step failed on some item after its retries.
+
+    \b
+    --watch on the embedded server (or any Argilla on this machine) subscribes a listener on
+    127.0.0.1 to the server's `record.completed` webhook and deletes it on exit (one left by a
+    killed watch is deleted by the next); on a remote server, or with a key that may not manage
+    webhooks, it polls."""
     from labelbook.pipelines.declare import load_pipeline
+    from labelbook.pipelines.nodes import RunResult
     from labelbook.pipelines.status import describe_run
 
     pipe = load_pipeline(notebook)
-    failed = False
+    last: list[RunResult] = []
+
+    def report(result: RunResult) -> None:
+        last[:] = [result]
+        click.echo(describe_run(result))
+
     try:
-        while True:
-            result = pipe.run()
-            click.echo(describe_run(result))
-            failed = bool(result.failures)
-            if not watch:
-                break
-            time.sleep(interval)
+        if watch:
+            pipe.watch(interval, on_pass=report, on_start=lambda how: click.echo(f"watching: {how}"))
+        else:
+            report(pipe.run())
     except KeyboardInterrupt:
         pass
     finally:
         pipe.close()
-    sys.exit(1 if failed else 0)
+    sys.exit(1 if last and last[0].failures else 0)
 
 
 @pipeline.command("status")

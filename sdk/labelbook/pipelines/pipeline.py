@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from labelbook.argilla import Connection, Project, PublishResult
+    from labelbook.argilla.state import ProjectState
     from labelbook.task import Task
 
 
@@ -238,21 +240,23 @@ class Pipeline:
             self._connection.close()
             self._connection = None
 
-    def published(self, stage: Stage) -> bool:
-        """Whether the stage has been published (its project.json exists)."""
+    def _state(self, stage: Stage) -> ProjectState | None:
+        """The stage's project.json, once it has been published."""
         from labelbook.argilla.state import ProjectState, state_dir
         from labelbook.releases import store_path
 
-        return ProjectState.read(state_dir(store_path(stage.guide))) is not None
+        return ProjectState.read(state_dir(store_path(stage.guide)))
+
+    def published(self, stage: Stage) -> bool:
+        """Whether the stage has been published (its project.json exists)."""
+        return self._state(stage) is not None
 
     def project(self, stage: Stage | str) -> Project:
         """The stage's published project (after the first run)."""
         from labelbook.argilla import Project
-        from labelbook.argilla.state import ProjectState, state_dir
-        from labelbook.releases import store_path
 
         stage = self._stage(stage)
-        state = ProjectState.read(state_dir(store_path(stage.guide)))
+        state = self._state(stage)
         if state is None:
             raise PipelineError(f"stage {stage.name!r} is not published yet; run the pipeline first.")
         return Project(stage.guide, state, self.connection)
@@ -333,6 +337,26 @@ class Pipeline:
         if snapshot:
             self._snapshot(done.pulled, done.names)
         return result
+
+    def watch(
+        self,
+        interval: float = 10.0,
+        *,
+        on_pass: Callable[[RunResult], None] | None = None,
+        on_start: Callable[[str], None] | None = None,
+        stop: threading.Event | None = None,
+    ) -> RunResult:
+        """Keep running passes until `stop` is set or Ctrl-C: at once when a record of a stage is
+        complete (a webhook, on a server on this machine) and every `interval` seconds regardless
+        (see `labelbook.pipelines.watch`). The last pass's result."""
+        from labelbook.pipelines.watch import watch
+
+        return watch(self, interval, on_pass=on_pass, on_start=on_start, stop=stop)
+
+    def dataset_ids(self) -> set[str]:
+        """The ids of the stages' datasets published so far."""
+        states = (self._state(node) for node in self.nodes.values() if isinstance(node, Stage))
+        return {state.dataset_id for state in states if state is not None}
 
     def _snapshot(self, pulled: dict[str, Any], names: dict[str, str]) -> None:
         from labelbook.pipelines.items import in_progress, pull

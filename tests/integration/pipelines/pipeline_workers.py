@@ -43,3 +43,10 @@ def answer(url: str, key: str, dataset_id: str, values: Callable[[dict[str, Any]
             errors = [i["error"] for i in reply.json()["items"] if i.get("error")]
             assert not errors, errors
         return len(items)
+
+
+def watch_webhooks(url: str, key: str, pipeline: str) -> list[dict[str, Any]]:
+    """The webhooks the watches of `pipeline` subscribed (as the owner lists them)."""
+    reply = httpx.get(f"{url}/api/v1/webhooks", headers={"X-Argilla-Api-Key": key}, trust_env=False)
+    reply.raise_for_status()
+    return [w for w in reply.json()["items"] if f"labelbook watch: {pipeline} " in (w["description"] or "")]

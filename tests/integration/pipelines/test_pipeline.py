@@ -17,9 +17,10 @@ import httpx
 import pandas as pd
 import pytest
 from book_qa_pipeline import PASSAGES, build, guides
-from pipeline_workers import answer, keys
+from pipeline_workers import answer, keys, watch_webhooks
 
 import labelbook as lb
+from labelbook.argilla.webhooks import listen
 from labelbook.pipelines import Item, Pipeline, Qualify
 
 
@@ -151,6 +152,11 @@ def test_watch_killed_midway_and_run_again_moves_every_item_exactly_once(
         time.sleep(0.05)
     child.send_signal(signal.SIGKILL)
     child.wait()
+    # The killed watch's webhook is still subscribed; the next watch of the pipeline deletes it.
+    left = watch_webhooks(lb_server.url, lb_server.api_key, prefix)
+    assert [w["description"] for w in left] == [f"labelbook watch: {prefix} (pid {child.pid})"]
+    listen(pipe.connection, prefix).close()
+    assert watch_webhooks(lb_server.url, lb_server.api_key, prefix) == []
     logged = [e for e in pipe.log.events("made")]
     assert len(logged) == 3  # three drafts logged before the kill, none moved yet
     assert pipe.project("review").state is not None
