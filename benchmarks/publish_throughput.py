@@ -7,17 +7,29 @@ the ratio (target: publish >= 0.95 x the SDK).
 
     python benchmarks/publish_throughput.py                  # 10k records
     python benchmarks/publish_throughput.py --records 2000   # a quick run
+
+`--grown 500000,1000000` then measures whether publishing stays as fast as a dataset grows (issue
+14: flat from 0 to 1M records): the labelbook dataset is filled straight through SQLite up to each
+size (the engine's triggers index those records as any insert), and the next N records are
+published into it; each point's throughput is printed as a ratio to the first publish (0 records).
+
+    python benchmarks/publish_throughput.py --grown 500000,1000000
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import json
 import os
 import shutil
 import socket
+import sqlite3
 import tempfile
 import time
+import uuid
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "trajectory-rating"
@@ -44,11 +56,70 @@ def rows(n: int) -> list[dict[str, object]]:
     ]
 
 
+def fill(database: Path, dataset_id: str, start: int, stop: int) -> None:
+    """Records `start`..`stop` of the dataset written straight into the server's SQLite, in batches."""
+    conn = sqlite3.connect(database, timeout=60, isolation_level=None)
+    conn.execute("PRAGMA busy_timeout=60000")
+    moment = dt.datetime.utcnow().isoformat(sep=" ")
+    for offset in range(start, stop, 10_000):
+        batch = rows(min(10_000, stop - offset))
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany(
+            "INSERT INTO records (id, fields, external_id, dataset_id, inserted_at, updated_at, status) "
+            "VALUES (?, ?, ?, ?, ?, ?, 'pending')",
+            [
+                (uuid.uuid4().hex, json.dumps(row), f"fill-{offset + n}", dataset_id, moment, moment)
+                for n, row in enumerate(batch)
+            ],
+        )
+        conn.execute("COMMIT")
+        print(f"\r  filled {offset + len(batch):,}/{stop:,} records", end="", flush=True)
+    print()
+    conn.close()
+
+
+def grown(notebook: Path, info: Any, database: Path, sizes: list[int], n: int, first: float) -> None:
+    """Publish `n` more records after filling the dataset to each size; throughput against `first`."""
+    import labelbook as lb
+
+    project = lb.Project.open(notebook, api_url=info.url, api_key=info.credentials.api_key)
+    dataset_id = project.state.dataset_id.replace("-", "")
+    there = n
+    for size in sizes:
+        fill(database, dataset_id, there, size)
+        start = time.perf_counter()
+        result = lb.publish(
+            notebook,
+            records=rows_from(size, n),
+            api_url=info.url,
+            api_key=info.credentials.api_key,
+            progress=False,
+        ).last_publish
+        took = time.perf_counter() - start
+        assert result.records_added == n, result
+        there = size + n
+        print(
+            f"publish {n:,} into {size:>9,} records: {took:6.2f} s  {n / took:8.0f} records/s  "
+            f"{(n / took) / first:.2f}x the publish into an empty dataset (target: flat, >= 0.9)"
+        )
+    project.close()
+
+
+def rows_from(start: int, n: int) -> list[dict[str, object]]:
+    """`n` records with ids after `start` (not those of `rows`)."""
+    return [{**row, "id": f"g{start + i:08d}"} for i, row in enumerate(rows(n))]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=10_000)
     parser.add_argument("--batch-size", type=int, default=256, help="records per request (max 500)")
     parser.add_argument("--workers", type=int, default=2, help="requests in flight")
+    parser.add_argument(
+        "--grown",
+        default="",
+        help="comma-separated dataset sizes to publish into after the first (e.g. 500000,1000000)",
+    )
     args = parser.parse_args()
 
     import argilla as rg
@@ -101,6 +172,16 @@ def main() -> None:
             f"(batches of {args.batch_size}, {args.workers} in flight)"
         )
         print(f"throughput ratio:        {sdk / ours:.2f}x the SDK (target >= 0.95)")
+        if args.grown:
+            sizes = [int(size) for size in args.grown.split(",")]
+            grown(
+                notebook,
+                info,
+                server.ServerPaths(scratch / "server").database,
+                sizes,
+                args.records,
+                args.records / ours,
+            )
     finally:
         server.stop(scratch / "server")
         shutil.rmtree(scratch, ignore_errors=True)

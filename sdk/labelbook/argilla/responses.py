@@ -41,7 +41,9 @@ def submit(project: Project, answers: pd.DataFrame) -> int:
     release = open_release(project.notebook, project.state.version)
     task = Task.from_json(release.text("task.json"), source=str(release.path / "task.json"))
     kinds = {q.name: q.kind for q in task.questions}
-    on_server = existing_records(project.connection, project.state.dataset_id)
+    on_server = existing_records(
+        project.connection, project.state.dataset_id, [str(r) for r in answers["record_id"]]
+    )
     missing = sorted({str(r) for r in answers["record_id"]} - set(on_server))
     if missing:
         raise RecordsError(

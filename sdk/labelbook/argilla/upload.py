@@ -30,10 +30,15 @@ BATCH = 256
 LOCKED_RETRIES = 4
 
 
-def existing_records(connection: Connection, dataset_id: str) -> dict[str, dict[str, Any]]:
-    """Fields and metadata of every record of the dataset, by external id."""
-    listed = _api.records(
-        connection, dataset_id, responses=False, doing="listing the records already published"
+def existing_records(
+    connection: Connection, dataset_id: str, external_ids: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    """Fields and metadata of the dataset's records among `external_ids`, by external id."""
+    listed = _api.records_by_external_id(
+        connection,
+        dataset_id,
+        list(dict.fromkeys(external_ids)),
+        doing="looking up the records already published",
     )
     return {str(r["external_id"]): dict(r) for r in listed if r.get("external_id") is not None}
 
@@ -122,7 +127,7 @@ def send_records(
     """Upload the records not on the server yet (and changed ones with `update`), gold spread among them."""
     dataset_id = result.dataset_id
     by_id = dict(zip(prepared.ids, prepared.payloads, strict=True))
-    on_server = {} if result.created else existing_records(conn, dataset_id)
+    on_server = {} if result.created else existing_records(conn, dataset_id, prepared.ids)
     # Gold records published later still sit among regular ones: spread over the new records only.
     known_gold = set(gold_answers) | set(read_gold(folder))
     order, held = spread([i for i in prepared.ids if i not in on_server], known_gold, gold_rate)
