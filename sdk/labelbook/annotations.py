@@ -27,7 +27,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from labelbook.encoding import jsonable
+from labelbook.encoding import jsonable, utc_series
 from labelbook.errors import LabelbookError
 from labelbook.files import staged
 
@@ -91,7 +91,7 @@ def frame(
     # Answers keep their native types (None stays None, lists stay lists): an object column.
     data["value"] = pd.Series(list(data["value"]), dtype=object)
     out = pd.DataFrame(data)
-    out["submitted_at"] = pd.to_datetime(out["submitted_at"], utc=True, format="ISO8601")
+    out["submitted_at"] = utc_series(out["submitted_at"])
     if "release" not in columns:
         out["release"] = attribute_releases(out["submitted_at"], deployments)
     out["is_gold"] = out["is_gold"].astype(bool)

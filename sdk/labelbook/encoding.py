@@ -32,6 +32,14 @@ def parse_utc(text: str) -> datetime:
     return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
 
 
+def utc_series(values: Any) -> Any:
+    """A column of timestamps as UTC datetimes (a pandas Series), from datetimes or ISO 8601 text in
+    any mix of precisions (a CSV round trip writes `09:19:00+00:00` beside `09:19:00.003+00:00`)."""
+    import pandas as pd
+
+    return pd.to_datetime(values, utc=True, format="ISO8601")
+
+
 def _plain(value: Any) -> Any:
     if hasattr(value, "isoformat"):  # datetime, date, pandas Timestamp
         return value.isoformat()

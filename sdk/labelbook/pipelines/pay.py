@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from labelbook.encoding import utc_series
 from labelbook.files import staged
 from labelbook.pipelines.nodes import PipelineError
 
@@ -103,13 +104,13 @@ def ledger(
     if not parts:
         return pd.DataFrame(columns=COLUMNS)
     answers = pd.concat(parts, ignore_index=True)
-    when = pd.to_datetime(answers["submitted_at"], utc=True)
+    when = utc_series(answers["submitted_at"])
     answers["period"] = when.dt.tz_convert(None).dt.to_period(period).astype(str)
     answers["when"] = when
     rules = sorted(bonuses, key=lambda b: b.percent, reverse=True)
     gold_table = pd.concat(scored, ignore_index=True) if scored else None
     if gold_table is not None:
-        gold_when = pd.to_datetime(gold_table["submitted_at"], utc=True).dt.tz_convert(None)
+        gold_when = utc_series(gold_table["submitted_at"]).dt.tz_convert(None)
         gold_table["period"] = gold_when.dt.to_period(period).astype(str)
     rows = []
     for (span, worker), group in answers.groupby(["period", "annotator"], sort=True):

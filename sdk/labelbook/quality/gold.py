@@ -13,6 +13,7 @@ import numbers
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from labelbook.encoding import utc_series
 from labelbook.errors import LabelbookError
 from labelbook.quality._frame import comparable, distinct, hashable, select, wilson
 
@@ -105,8 +106,8 @@ def scored(
     out = answers.merge(expected, on=keys, how="inner")
     if retired and "submitted_at" in out.columns:
         # A retired gold item was shown to someone: it scores only the answers given before that.
-        cutoff = pd.to_datetime(out.pop("retired_at"), utc=True)
-        out = out[cutoff.isna() | (pd.to_datetime(out["submitted_at"], utc=True) <= cutoff)]
+        cutoff = utc_series(out.pop("retired_at"))
+        out = out[cutoff.isna() | (utc_series(out["submitted_at"]) <= cutoff)]
     elif retired:
         out = out.drop(columns=["retired_at"])
     given, expected_values = comparable(out["value"]), comparable(out["expected"])
@@ -182,7 +183,6 @@ def drift(
     """Gold accuracy over time per annotator: per calendar period (`every="W"` weeks, "D" days, ...) or
     per block of `every` consecutive gold answers. Columns: by, period (start), n, correct, accuracy,
     low, high."""
-    import pandas as pd
 
     answers = scored(frame, gold, question=question, where="drift")
     if by not in answers.columns:
@@ -197,7 +197,7 @@ def drift(
         if "submitted_at" not in answers.columns:
             raise LabelbookError("drift: per-period drift needs the 'submitted_at' column; or pass every=N.")
         try:
-            stamps = pd.to_datetime(answers["submitted_at"], utc=True).dt.tz_localize(None)
+            stamps = utc_series(answers["submitted_at"]).dt.tz_localize(None)
             answers = answers.assign(period=stamps.dt.to_period(every).dt.start_time)
         except ValueError as err:
             raise LabelbookError(

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from labelbook.encoding import utc_series
 from labelbook.errors import LabelbookError
 from labelbook.quality._frame import comparable, select, wilson
 from labelbook.quality.aggregation import DawidSkene
@@ -84,26 +85,42 @@ def _activity(frame: pd.DataFrame, idle: str) -> pd.DataFrame:
         gap_limit = pd.Timedelta(idle)
     except ValueError as err:
         raise LabelbookError(f"idle={idle!r} is not a duration such as '10min' ({err}).") from err
-    responses = (
-        submitted[["annotator", "record_id", "submitted_at"]]
-        .drop_duplicates(["annotator", "record_id"])
-        .sort_values(["annotator", "submitted_at"], kind="stable")
+    responses = submitted[["annotator", "record_id", "submitted_at"]].drop_duplicates(
+        ["annotator", "record_id"]
     )
-    stamps = pd.to_datetime(responses["submitted_at"], utc=True).dt.tz_localize(None)
-    same = responses["annotator"].to_numpy()[1:] == responses["annotator"].to_numpy()[:-1]
-    gaps = np.r_[np.nan, np.diff(stamps.to_numpy().astype("datetime64[ns]").astype(np.int64)) / 1e9]
+    # Answers sent in the same second are one submission (a bulk in the UI, a script): the time
+    # before it went into all of them, not into the first alone with the rest taking no time.
+    moments = utc_series(responses["submitted_at"]).dt.tz_localize(None).dt.floor("s")
+    events = (
+        pd.DataFrame({"annotator": responses["annotator"].to_numpy(), "moment": moments.to_numpy()})
+        .groupby(["annotator", "moment"], sort=True)
+        .size()
+        .rename("count")
+        .reset_index()
+    )
+    same = events["annotator"].to_numpy()[1:] == events["annotator"].to_numpy()[:-1]
+    gaps = np.r_[np.nan, np.diff(events["moment"].to_numpy().astype("datetime64[ns]").astype(np.int64)) / 1e9]
     gaps[1:][~same] = np.nan
     new_session = np.isnan(gaps) | (gaps > gap_limit.total_seconds())
+    counts = events["count"].to_numpy()
     work = pd.DataFrame(
-        {"annotator": responses["annotator"].to_numpy(), "gap": np.where(new_session, np.nan, gaps)}
+        {
+            "annotator": events["annotator"].to_numpy(),
+            "gap": np.where(new_session, np.nan, gaps),
+            "new": new_session,
+            "unmeasured": np.where(new_session, counts, 0),
+        }
     )
-    work["new"] = new_session
     grouped = work.groupby("annotator")
     out["sessions"] = grouped["new"].sum().astype(int)
-    per_item = grouped["gap"].median()
+    # Each answer of a submission took the gap before it shared among its answers; the median over answers.
+    per_answer = pd.Series(
+        np.repeat(work["gap"].to_numpy() / counts, counts), index=np.repeat(work["annotator"], counts)
+    )
+    per_item = per_answer.groupby(level=0).median()
     out["seconds_per_item"] = per_item
-    # A session's first item has no measured time: count it at the annotator's typical pace.
-    seconds = grouped["gap"].sum() + out["sessions"] * per_item.fillna(0)
+    # A session's first submission has no measured time: count its answers at the annotator's pace.
+    seconds = grouped["gap"].sum() + grouped["unmeasured"].sum() * per_item.fillna(0)
     out["active_hours"] = seconds / 3600
     with np.errstate(divide="ignore", invalid="ignore"):
         out["items_per_hour"] = np.where(out["active_hours"] > 0, out["items"] / out["active_hours"], np.nan)

@@ -170,3 +170,27 @@ def test_bad_input_is_named() -> None:
         quality.gold_accuracy(tidy([("r1", "a", "x")]), pd.DataFrame({"record_id": ["r1"]}))
     with pytest.raises(LabelbookError, match="rates="):
         quality.vendors(tidy([("r1", "a", "x")]).assign(vendor="v"), rates=3)
+
+
+def test_a_bulk_submission_shares_the_time_before_it_among_its_answers() -> None:
+    # Ten answers a minute apart, then a bulk of 50 sent ten minutes later (the UI's bulk view).
+    start = pd.Timestamp("2026-12-01 09:00", tz="UTC")
+    one_by_one = [(f"r{i}", start + pd.Timedelta(minutes=i)) for i in range(10)]
+    bulk_at = start + pd.Timedelta(minutes=19)
+    bulk = [(f"b{i}", bulk_at + pd.Timedelta(milliseconds=3 * i)) for i in range(50)]
+    rows = [(record, "ann", "x") for record, _ in [*one_by_one, *bulk]]
+    frame = tidy(rows).assign(submitted_at=[moment.isoformat() for _, moment in [*one_by_one, *bulk]])
+
+    table = quality.annotators(frame)
+
+    # 9 gaps of 60 s, then 600 s over 50 answers (12 s each); the first answer at the median pace.
+    assert table.loc["ann", "seconds_per_item"] == pytest.approx(12)
+    assert table.loc["ann", "active_hours"] == pytest.approx((9 * 60 + 600 + 12) / 3600)
+    assert table.loc["ann", "items_per_hour"] == pytest.approx(60 / ((9 * 60 + 612) / 3600), rel=1e-6)
+
+
+def test_answers_all_sent_at_once_have_no_pace() -> None:
+    moment = pd.Timestamp("2026-12-01 09:00", tz="UTC").isoformat()
+    frame = tidy([(f"r{i}", "ann", "x") for i in range(30)]).assign(submitted_at=moment)
+    table = quality.annotators(frame)
+    assert math.isnan(table.loc["ann", "items_per_hour"]) and table.loc["ann", "sessions"] == 1
