@@ -203,7 +203,20 @@ def test_the_counts_follow_answers_status_changes_and_deletions(queue: Queue) ->
     assert queue.annotators[0].delete(f"/api/v1/responses/{uuid.UUID(response_id)}").status_code == 200
     with sqlite3.connect(queue.database) as conn:
         kept, truth = counts(conn)
+        by_status = dict(
+            conn.execute(
+                "SELECT status, count(*) FROM records WHERE dataset_id = ? GROUP BY 1",
+                (uuid.UUID(queue.dataset_id).hex,),
+            ).fetchall()
+        )
     assert kept == truth
+    progress = queue.owner.get(f"/api/v1/datasets/{queue.dataset_id}/progress")
+    assert progress.status_code == 200, progress.text
+    assert (progress.json()["total"], progress.json()["completed"], progress.json()["pending"]) == (
+        RECORDS - 4,
+        by_status.get("completed", 0),
+        by_status.get("pending", 0),
+    )
     whole, total = queue.search(queue.annotators[0], PENDING, limit=RECORDS)
     assert total == len(whole) == RECORDS - 4 - len([i for i in range(9, RECORDS) if i % 4 == 0])
 
