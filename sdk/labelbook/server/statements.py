@@ -303,7 +303,8 @@ def search_statements(
             f"SELECT r.id, NULL AS score{total}{columns} {selection.from_where} ORDER BY {order_by}, r.rowid"
         )
     elif user_id is not None and query is None:
-        # The user's order (see `_queue_statements`) over matches a selective index found.
+        # The user's order (see `_queue_statements`) over matches read another way: a selective
+        # metadata index, the user's own answers, ids, suggestions.
         wrapped = "(r.id < :start)"
         page = (
             f"SELECT r.id, {_queue_score_sql('r.id', wrapped)} AS score{total} {selection.from_where} "

@@ -94,6 +94,17 @@ CASES = {
     "pending for a user": lambda user: {"filter": status(["pending"], user), "user_id": user.id},
     "submitted for a user": lambda user: {"filter": status(["submitted"], user), "user_id": user.id},
     "pending or draft for a user": lambda user: {"filter": status(["pending", "draft"], user)},
+    "pending or draft, in the user's order": lambda user: {
+        "filter": status(["pending", "draft"], user),
+        "user_id": user.id,
+    },
+    "pending records by metadata, in the user's order": lambda user: {
+        "filter": metadata(
+            TermsFilter(ResponseFilterScope(property="status", user=user), ["pending"]),
+            TermsFilter(MetadataFilterScope("lang"), ["en", "fr"]),
+        ),
+        "user_id": user.id,
+    },
     "submitted by anyone": lambda user: {"filter": status(["submitted"])},
     "pending for everyone": lambda user: {"filter": status(["pending"])},
     "a user's answers": lambda user: {
