@@ -305,10 +305,19 @@ def search_statements(
     elif user_id is not None and query is None:
         # The user's order (see `_queue_statements`) over matches read another way: a selective
         # metadata index, the user's own answers, ids, suggestions.
-        wrapped = "(r.id < :start)"
-        page = (
-            f"SELECT r.id, {_queue_score_sql('r.id', wrapped)} AS score{total} {selection.from_where} "
-            f"ORDER BY {wrapped}, r.id"
+        # The score is computed for the page only: per match it cost more than the sort.
+        ordered = (
+            f"SELECT r.id AS id, (r.id < :start) AS wrapped{total} {selection.from_where} "
+            "ORDER BY wrapped, r.id LIMIT :limit OFFSET :offset"
+        )
+        return SearchStatements(
+            page=(
+                f"SELECT id, {_queue_score_sql('id', 'wrapped')} AS score, total FROM ({ordered}) "
+                "ORDER BY wrapped, id"
+            ),
+            count=f"SELECT count(*) {selection.from_where}",
+            params=params,
+            page_counts=True,
         )
     else:
         relevance = selection.score
