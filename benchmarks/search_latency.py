@@ -227,6 +227,30 @@ def time_submits(url: str, api_key: str, dataset_id: Any, repeats: int) -> dict[
     return timings
 
 
+def time_queue_sql(database: Path, dataset_id: Any, user_id: Any, repeats: int) -> list[float]:
+    """The pending queue's SQL alone, as the engine runs it (page of 50 and total), on the database."""
+    from argilla_server.search_engine.base import AndFilter, ResponseFilterScope, TermsFilter
+
+    from labelbook.server.engine import search_statements
+
+    user = type("User", (), {"id": user_id})()
+    pending = AndFilter([TermsFilter(ResponseFilterScope(property="status", user=user), ["pending"])])
+    conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True, isolation_level=None)
+
+    def once(_: int) -> None:
+        conn.execute("BEGIN")
+        statements = search_statements(conn, dataset_id.hex, filter=pending, user_id=user_id)
+        rows = conn.execute(statements.page, {**statements.params, "limit": 50, "offset": 0}).fetchall()
+        if not (statements.page_counts and rows):
+            conn.execute(statements.count, statements.params).fetchone()
+        conn.execute("COMMIT")
+
+    try:
+        return measure(once, repeats)
+    finally:
+        conn.close()
+
+
 def measure(call: Callable[[int], None], repeats: int) -> list[float]:
     call(-1)  # warm-up (caches, first-use work) is reported separately
     timings = []
@@ -408,6 +432,12 @@ def main() -> int:
             print(
                 f"{name:<34} {totals[name]:>8,} {p50:>8.1f} {p95:>8.1f} {target:>8.0f} {ratio:>10.2f}{anchor}"
             )
+        searcher = annotators[0].id if args.as_annotator else client.me.id
+        sql = time_queue_sql(server.ServerPaths(data_dir).database, dataset.id, searcher, args.repeats)
+        print(
+            f"{'pending queue, engine SQL alone':<34} {totals['pending queue (user order)']:>8,} "
+            f"{percentile(sql, 50):>8.1f} {percentile(sql, 95):>8.1f}"
+        )
         if args.submit:
             spy = None
             if args.profile is not None:

@@ -82,9 +82,15 @@ class _Question:
 class Query:
     """SQL conditions and sort keys over `records AS r`, with their named parameters."""
 
-    def __init__(self, conn: sqlite3.Connection, dataset_id: str) -> None:
+    def __init__(
+        self, conn: sqlite3.Connection, dataset_id: str, *, probe_responses: bool = False, prefix: str = "p"
+    ) -> None:
         self.conn = conn
         self.dataset_id = dataset_id
+        self._prefix = prefix  # of the parameters' names, for two Queries' conditions in one statement
+        # "No response from this user" as one index probe per record, for searches that read a page
+        # of candidates in order; otherwise the user's responses are read once, into a set.
+        self.probe_responses = probe_responses
         self.params: dict[str, Any] = {"dataset_id": dataset_id}
         self._questions: dict[str, _Question | None] = {}
         self._metadata_indexes: dict[str, str | None] = {}
@@ -92,7 +98,7 @@ class Query:
         self.indexed: list[tuple[str, str]] = []
 
     def bind(self, value: Any) -> str:
-        name = f"p{len(self.params)}"
+        name = f"{self._prefix}{len(self.params)}"
         self.params[name] = value
         return f":{name}"
 
@@ -275,7 +281,12 @@ class Query:
         parts = []
         if "pending" in statuses:
             statuses = [s for s in statuses if s != "pending"]
-            if user is not None:
+            if user is not None and self.probe_responses:
+                parts.append(
+                    "NOT EXISTS (SELECT 1 FROM responses AS rs INDEXED BY lb_ix_responses_user_record "
+                    f"WHERE rs.user_id = {user} AND rs.record_id = r.id)"
+                )
+            elif user is not None:
                 parts.append(
                     f"r.id NOT IN (SELECT rs.record_id FROM responses AS rs WHERE rs.user_id = {user})"
                 )

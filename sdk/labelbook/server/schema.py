@@ -1,10 +1,12 @@
 """The search engine's side of the SQLite database: its helper structures, and the connections.
 
-argilla-server's tables are the one source of truth. Two helper structures exist where scans
-don't scale, both kept in step by SQLite triggers so that no crash can leave them out of sync:
+argilla-server's tables are the one source of truth. Three helper structures exist where scans
+don't scale, all kept in step by SQLite triggers so that no crash can leave them out of sync:
 
 - `lb_text_doc` + `lb_text_fts` (FTS5): one row per (record, searchable field);
-- `lb_vector_log`: which vectors changed, so the per-process similarity matrix refreshes cheaply.
+- `lb_vector_log`: which vectors changed, so the per-process similarity matrix refreshes cheaply;
+- `lb_record_count` + `lb_response_count`: records per (dataset, status) and each user's responses
+  per (dataset, record status), so a queue's total is two lookups, not a count of the dataset.
 
 Metadata filters read one partial expression index per metadata property (`lb_ix_metadata_<id>`,
 created when the property is configured) instead of parsing every record's JSON.
@@ -69,6 +71,88 @@ SELECT record_id, dataset_id, field, body FROM (
 ) WHERE body IS NOT NULL
 """
 
+# Counts a queue's total is made of, so that it never counts a dataset's records one by one:
+# records per (dataset, status), and each user's responses per (dataset, record status). "Pending
+# for user u" is then the dataset's records minus u's responses there (one response per record and
+# user: argilla's unique constraint). A record's delete is counted BEFORE it happens: its responses
+# are deleted by the foreign key's cascade after the record's row is gone, when their trigger can no
+# longer find the record's dataset (and so counts nothing). `ifnull(status, '')` keeps the NOT NULL
+# keys from ever failing argilla's own write.
+_COUNT_SCHEMA = [
+    """CREATE TABLE IF NOT EXISTS lb_record_count (
+        dataset_id CHAR(32) NOT NULL,
+        status VARCHAR NOT NULL,
+        n INTEGER NOT NULL,
+        PRIMARY KEY (dataset_id, status)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE IF NOT EXISTS lb_response_count (
+        dataset_id CHAR(32) NOT NULL,
+        user_id CHAR(32) NOT NULL,
+        record_status VARCHAR NOT NULL,
+        n INTEGER NOT NULL,
+        PRIMARY KEY (dataset_id, user_id, record_status)
+    ) WITHOUT ROWID""",
+    """CREATE TRIGGER IF NOT EXISTS lb_count_records_ai AFTER INSERT ON records BEGIN
+        INSERT INTO lb_record_count (dataset_id, status, n) VALUES (new.dataset_id, ifnull(new.status, ''), 1)
+        ON CONFLICT (dataset_id, status) DO UPDATE SET n = n + 1;
+    END""",
+    """CREATE TRIGGER IF NOT EXISTS lb_count_records_bd BEFORE DELETE ON records BEGIN
+        UPDATE lb_record_count SET n = n - 1
+        WHERE dataset_id = old.dataset_id AND status = ifnull(old.status, '');
+        UPDATE lb_response_count SET n = n - 1
+        WHERE dataset_id = old.dataset_id AND record_status = ifnull(old.status, '')
+          AND user_id IN (SELECT user_id FROM responses WHERE record_id = old.id);
+    END""",
+    """CREATE TRIGGER IF NOT EXISTS lb_count_records_au AFTER UPDATE OF status, dataset_id ON records
+    WHEN old.status IS NOT new.status OR old.dataset_id IS NOT new.dataset_id BEGIN
+        UPDATE lb_record_count SET n = n - 1
+        WHERE dataset_id = old.dataset_id AND status = ifnull(old.status, '');
+        INSERT INTO lb_record_count (dataset_id, status, n) VALUES (new.dataset_id, ifnull(new.status, ''), 1)
+        ON CONFLICT (dataset_id, status) DO UPDATE SET n = n + 1;
+        UPDATE lb_response_count SET n = n - 1
+        WHERE dataset_id = old.dataset_id AND record_status = ifnull(old.status, '')
+          AND user_id IN (SELECT user_id FROM responses WHERE record_id = old.id);
+        INSERT INTO lb_response_count (dataset_id, user_id, record_status, n)
+        SELECT new.dataset_id, user_id, ifnull(new.status, ''), 1 FROM responses
+        WHERE record_id = new.id AND user_id IS NOT NULL
+        ON CONFLICT (dataset_id, user_id, record_status) DO UPDATE SET n = n + 1;
+    END""",
+    """CREATE TRIGGER IF NOT EXISTS lb_count_responses_ai AFTER INSERT ON responses BEGIN
+        INSERT INTO lb_response_count (dataset_id, user_id, record_status, n)
+        SELECT r.dataset_id, new.user_id, ifnull(r.status, ''), 1 FROM records AS r
+        WHERE r.id = new.record_id AND new.user_id IS NOT NULL
+        ON CONFLICT (dataset_id, user_id, record_status) DO UPDATE SET n = n + 1;
+    END""",
+    """CREATE TRIGGER IF NOT EXISTS lb_count_responses_ad AFTER DELETE ON responses BEGIN
+        UPDATE lb_response_count SET n = n - 1
+        WHERE user_id = old.user_id AND (dataset_id, record_status) IN (
+            SELECT r.dataset_id, ifnull(r.status, '') FROM records AS r WHERE r.id = old.record_id
+        );
+    END""",
+    """CREATE TRIGGER IF NOT EXISTS lb_count_responses_au AFTER UPDATE OF record_id, user_id ON responses
+    WHEN old.record_id IS NOT new.record_id OR old.user_id IS NOT new.user_id BEGIN
+        UPDATE lb_response_count SET n = n - 1
+        WHERE user_id = old.user_id AND (dataset_id, record_status) IN (
+            SELECT r.dataset_id, ifnull(r.status, '') FROM records AS r WHERE r.id = old.record_id
+        );
+        INSERT INTO lb_response_count (dataset_id, user_id, record_status, n)
+        SELECT r.dataset_id, new.user_id, ifnull(r.status, ''), 1 FROM records AS r
+        WHERE r.id = new.record_id AND new.user_id IS NOT NULL
+        ON CONFLICT (dataset_id, user_id, record_status) DO UPDATE SET n = n + 1;
+    END""",
+]
+
+_COUNT_BACKFILL = [
+    "DELETE FROM lb_record_count",
+    "DELETE FROM lb_response_count",
+    "INSERT INTO lb_record_count (dataset_id, status, n) "
+    "SELECT dataset_id, ifnull(status, ''), count(*) FROM records GROUP BY 1, 2",
+    "INSERT INTO lb_response_count (dataset_id, user_id, record_status, n) "
+    "SELECT r.dataset_id, rs.user_id, ifnull(r.status, ''), count(*) "
+    "FROM responses AS rs JOIN records AS r ON r.id = rs.record_id "
+    "WHERE rs.user_id IS NOT NULL GROUP BY 1, 2, 3",
+]
+
 _SCHEMA = [
     """CREATE TABLE IF NOT EXISTS lb_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS lb_text_doc (
@@ -123,6 +207,10 @@ _SCHEMA = [
     # progress never touch the (large) record rows; a user's responses by record.
     "CREATE INDEX IF NOT EXISTS lb_ix_records_dataset_status ON records (dataset_id, status, id)",
     "CREATE INDEX IF NOT EXISTS lb_ix_responses_user_record ON responses (user_id, record_id, status)",
+    # The per-user queue order: a dataset's records in id order (argilla's ids are random UUIDs, so
+    # this is a shuffle), with the status covered, so a queue page reads a page of index entries.
+    "CREATE INDEX IF NOT EXISTS lb_ix_records_dataset_order ON records (dataset_id, id, status)",
+    *_COUNT_SCHEMA,
 ]
 
 _BACKFILL = _DOCS_FOR_RECORD.format(record="r", source="records AS r")
@@ -212,10 +300,17 @@ def ensure_schema(database: Path | str) -> None:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 has_docs = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'lb_text_doc'").fetchone()
+                # The counts and their triggers come together (one transaction): filled here once.
+                has_counts = conn.execute(
+                    "SELECT 1 FROM sqlite_master WHERE name = 'lb_count_responses_au'"
+                ).fetchone()
                 for statement in _SCHEMA:
                     conn.execute(statement)
                 if not has_docs:
                     conn.execute(_BACKFILL)
+                if not has_counts:
+                    for statement in _COUNT_BACKFILL:
+                        conn.execute(statement)
                 sync_metadata_indexes(conn)
                 conn.execute(
                     "INSERT OR REPLACE INTO lb_meta (key, value) VALUES ('schema_version', ?)",

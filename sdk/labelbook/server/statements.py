@@ -3,22 +3,34 @@
 `search_statements` assembles a `Query`'s conditions and sort keys with the text query's FTS5
 match (`labelbook.server.textquery`) into one statement for the page and one for the count;
 `matching_ids` gives the records a filter and text query select, for similarity searches.
-Without a sort, the order is argilla-server's: a per-user pseudo-random shuffle, multiplied into
-the text relevance (docs/search-engine.md, "What a search runs").
+Without a sort, the order is argilla-server's: a per-user shuffle, multiplied into the text
+relevance when there is one. Without a text query the shuffle is an index's order (record ids are
+random UUIDs) started at a per-user point, so a queue reads about a page of index entries instead
+of every record (docs/search-engine.md, "What a search runs").
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import sqlite3
 import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from argilla_server.search_engine.base import Order, TextQuery
+from argilla_server.search_engine.base import (
+    AndFilter,
+    MetadataFilterScope,
+    Order,
+    RecordFilterScope,
+    ResponseFilterScope,
+    TermsFilter,
+    TextQuery,
+)
 
 from labelbook.server import textquery
 from labelbook.server.query import Query
+from labelbook.server.schema import hex_id
 
 __all__ = ["SearchStatements", "matching_ids", "search_statements"]
 
@@ -39,6 +51,90 @@ def _random_key_sql(rowid: str) -> str:
     """
     x = f"((({rowid} & {_PRIME}) * :seed_a + :seed_b) % {_PRIME})"
     return f"(({x} * ({x} + :seed_b)) % {_PRIME})"
+
+
+# A dataset's records in id order, status covered (schema.py): the per-user queue order.
+_ORDER_INDEX = "lb_ix_records_dataset_order"
+_HEX_DIGITS = "0123456789abcdef"
+
+
+def _user_start(user_id: Any, dataset_id: str) -> str:
+    """Where a user's walk through a dataset's records in id order begins: a point among the ids.
+
+    Different per user (and per dataset), the same on every request: the user's order is the
+    dataset's id order rotated to start there, so annotators start at different places.
+    """
+    key = f"{hex_id(user_id)}:{dataset_id}".encode()
+    return hashlib.blake2b(key, digest_size=16).hexdigest()
+
+
+def _queue_score_sql(record_id: str, wrapped: str) -> str:
+    """A score in (0, 1) that never rises along a user's order (Elasticsearch's random_score's range).
+
+    From the id's first four hex digits: their distance past the user's start, `wrapped` (1 for
+    the ids before the start, which come last) adding a turn.
+    """
+    prefix = " + ".join(
+        f"(instr('{_HEX_DIGITS}', lower(substr({record_id}, {i + 1}, 1))) - 1) * {16 ** (3 - i)}"
+        for i in range(4)
+    )
+    return f"((65537 - ({prefix} - :start_prefix + 65536 * {wrapped})) / 65538.0)"
+
+
+@dataclasses.dataclass(frozen=True)
+class _Walk:
+    """A user-ordered search whose conditions a candidate can be checked against cheaply, one by one.
+
+    `countable`: its total is the counts tables' (the dataset's records, with `statuses` if given,
+    minus `pending_user`'s responses on them, if given) instead of a count of the matches.
+    """
+
+    countable: bool
+    statuses: list[Any] | None
+    pending_user: str | None
+
+
+def _flatten(filter: Any) -> list[Any]:
+    if filter is None:
+        return []
+    if isinstance(filter, AndFilter):
+        return [f for part in filter.filters for f in _flatten(part)]
+    return [filter]
+
+
+def _walk(filter: Any) -> _Walk | None:
+    """How a user-ordered search without a text query can walk the user's order, if it can.
+
+    It can when no condition is selective by nature: record status, metadata (a selective
+    metadata condition is found later, by its index), "pending" for the user. Other conditions
+    (the user's own answers, ids, suggestions) select few records, which the old way finds faster.
+    """
+    countable, statuses, pending_user = True, None, None
+    for f in _flatten(filter):
+        scope = f.scope
+        if isinstance(scope, RecordFilterScope) and str(scope.property) == "status":
+            if isinstance(f, TermsFilter) and statuses is None:
+                statuses = list(f.values)
+            else:
+                countable = False
+        elif isinstance(scope, MetadataFilterScope):
+            countable = False
+        elif (
+            isinstance(scope, ResponseFilterScope)
+            and scope.property == "status"
+            and not scope.question
+            and scope.user is not None
+            and isinstance(f, TermsFilter)
+            and "pending" in [str(v) for v in f.values]
+        ):
+            user = hex_id(scope.user.id)
+            if {str(v) for v in f.values} == {"pending"} and pending_user in (None, user):
+                pending_user = user
+            else:
+                countable = False
+        else:
+            return None
+    return _Walk(countable=countable, statuses=statuses, pending_user=pending_user)
 
 
 def _text_fields(conn: sqlite3.Connection, dataset_id: str) -> dict[str, str]:
@@ -108,6 +204,8 @@ class _Selection:
     from_where: str
     score: str | None
     params: dict[str, Any]
+    where: str
+    driving: str | None
 
 
 # A metadata index drives a search when its condition keeps at most this share of the dataset;
@@ -151,7 +249,8 @@ def _select(q: Query, query: TextQuery | str | None, filter: Any) -> _Selection:
     # With a text query the matches come from FTS5 and records are read by id instead.
     index = _driving_index(q) if query is None else None
     records = f"records AS r INDEXED BY {index}" if index else "records AS r"
-    return _Selection(f"FROM {records}{joins} WHERE {' AND '.join(conditions)}", score, q.params)
+    where = " AND ".join(conditions)
+    return _Selection(f"FROM {records}{joins} WHERE {where}", score, q.params, where, index)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -179,9 +278,15 @@ def search_statements(
     user_id: Any = None,
 ) -> SearchStatements:
     """Build the SQL for `LabelbookSearchEngine.search` (public so tests can check its query plans)."""
-    q = Query(conn, dataset_id)
+    walk = _walk(filter) if user_id is not None and not sort and query is None else None
+    q = Query(conn, dataset_id, probe_responses=walk is not None)
     selection = _select(q, query, filter)
     params = selection.params
+    if user_id is not None and not sort and query is None:
+        params["start"] = _user_start(user_id, dataset_id)
+        params["start_prefix"] = int(params["start"][:4], 16)
+        if walk is not None and selection.driving is None:
+            return _queue_statements(q, selection, walk, filter)
     total = ", count(*) OVER () AS total"
     if sort:
         # Elasticsearch returns no score when sorting on fields; ties keep insertion order.
@@ -196,6 +301,23 @@ def search_statements(
         )
         page = (
             f"SELECT r.id, NULL AS score{total}{columns} {selection.from_where} ORDER BY {order_by}, r.rowid"
+        )
+    elif user_id is not None and query is None:
+        # The user's order (see `_queue_statements`) over matches read another way: a selective
+        # metadata index, the user's own answers, ids, suggestions.
+        # The score is computed for the page only: per match it cost more than the sort.
+        ordered = (
+            f"SELECT r.id AS id, (r.id < :start) AS wrapped{total} {selection.from_where} "
+            "ORDER BY wrapped, r.id LIMIT :limit OFFSET :offset"
+        )
+        return SearchStatements(
+            page=(
+                f"SELECT id, {_queue_score_sql('id', 'wrapped')} AS score, total FROM ({ordered}) "
+                "ORDER BY wrapped, id"
+            ),
+            count=f"SELECT count(*) {selection.from_where}",
+            params=params,
+            page_counts=True,
         )
     else:
         relevance = selection.score
@@ -220,6 +342,50 @@ def search_statements(
         params=params,
         page_counts=bool(total),
     )
+
+
+def _queue_statements(q: Query, selection: _Selection, walk: _Walk, filter: Any) -> SearchStatements:
+    """A user's queue: their order read from the order index, a page's worth of entries at a time.
+
+    The order is the dataset's records by id from the user's start to the end, then from the
+    beginning to the start; each part reads its index range in order and stops after `limit +
+    offset` matches (a page deep into the queue reads the pages before it, as Elasticsearch does).
+    Conditions are checked per candidate ("no response from this user" is one index probe). The
+    total comes from the counts tables when the filter allows, else from a count of the matches.
+    """
+    params = selection.params
+
+    def part(wrapped: int, comparison: str) -> str:
+        return (
+            f"SELECT * FROM (SELECT r.id AS id, {wrapped} AS wrapped "
+            f"FROM records AS r INDEXED BY {_ORDER_INDEX} "
+            f"WHERE {selection.where} AND r.id {comparison} :start ORDER BY r.id LIMIT :limit + :offset)"
+        )
+
+    page = (
+        f"SELECT id, {_queue_score_sql('id', 'wrapped')} AS score "
+        f"FROM ({part(0, '>=')} UNION ALL {part(1, '<')}) ORDER BY wrapped, id LIMIT :limit OFFSET :offset"
+    )
+    if walk.countable:
+        statuses = f" AND status IN {q.bind_list(walk.statuses)}" if walk.statuses is not None else ""
+        count = (
+            f"SELECT ifnull((SELECT sum(n) FROM lb_record_count WHERE dataset_id = :dataset_id{statuses}), 0)"
+        )
+        if walk.pending_user is not None:
+            record_statuses = (
+                f" AND record_status IN {q.bind_list(walk.statuses)}" if walk.statuses is not None else ""
+            )
+            count += (
+                " - ifnull((SELECT sum(n) FROM lb_response_count WHERE dataset_id = :dataset_id "
+                f"AND user_id = {q.bind(walk.pending_user)}{record_statuses}), 0)"
+            )
+    else:
+        # Counting every match: the user's responses read once into a set beats a probe per record.
+        counting = Query(q.conn, q.dataset_id, prefix="c")
+        condition = counting.condition(filter)
+        params.update(counting.params)
+        count = f"SELECT count(*) FROM records AS r WHERE r.dataset_id = :dataset_id AND {condition}"
+    return SearchStatements(page=page, count=count, params=params, page_counts=False)
 
 
 def matching_ids(

@@ -94,6 +94,17 @@ CASES = {
     "pending for a user": lambda user: {"filter": status(["pending"], user), "user_id": user.id},
     "submitted for a user": lambda user: {"filter": status(["submitted"], user), "user_id": user.id},
     "pending or draft for a user": lambda user: {"filter": status(["pending", "draft"], user)},
+    "pending or draft, in the user's order": lambda user: {
+        "filter": status(["pending", "draft"], user),
+        "user_id": user.id,
+    },
+    "pending records by metadata, in the user's order": lambda user: {
+        "filter": metadata(
+            TermsFilter(ResponseFilterScope(property="status", user=user), ["pending"]),
+            TermsFilter(MetadataFilterScope("lang"), ["en", "fr"]),
+        ),
+        "user_id": user.id,
+    },
     "submitted by anyone": lambda user: {"filter": status(["submitted"])},
     "pending for everyone": lambda user: {"filter": status(["pending"])},
     "a user's answers": lambda user: {
@@ -141,16 +152,58 @@ def test_plans_never_use_the_response_status_index_or_scan_whole_tables(
     assert not any(d.startswith("SCAN r ") or d == "SCAN r" for d in details), details
 
 
-def test_a_users_queue_reads_responses_through_the_user_index(
+QUEUES = {
+    "pending for a user": lambda user: {"filter": status(["pending"], user), "user_id": user.id},
+    "pending records pending for a user": lambda user: {
+        "filter": AndFilter(
+            [
+                TermsFilter(ResponseFilterScope(property="status", user=user), ["pending"]),
+                TermsFilter(RecordFilterScope("status"), ["pending"]),
+            ]
+        ),
+        "user_id": user.id,
+    },
+    "every record in a user's order": lambda user: {"user_id": user.id},
+}
+
+
+@pytest.mark.parametrize("case", list(QUEUES))
+def test_a_users_queue_reads_a_page_of_the_order_index_and_counts_from_the_counts_tables(
+    planned: tuple[sqlite3.Connection, str, Any], case: str
+) -> None:
+    conn, dataset_id, user = planned
+    statements = search_statements(conn, dataset_id, **QUEUES[case](user))
+    page = [
+        row[3]
+        for row in conn.execute(
+            f"EXPLAIN QUERY PLAN {statements.page}", {**statements.params, "limit": 50, "offset": 0}
+        )
+    ]
+    # Both parts of the rotated order read the order index from the user's start, in order: no
+    # sort of the dataset's records, no read of their rows.
+    walks = [d for d in page if d.startswith("SEARCH r ")]
+    assert walks == [
+        "SEARCH r USING COVERING INDEX lb_ix_records_dataset_order (dataset_id=? AND id>?)",
+        "SEARCH r USING COVERING INDEX lb_ix_records_dataset_order (dataset_id=? AND id<?)",
+    ], page
+    if "filter" in QUEUES[case](user):
+        # "No response from this user": one probe of the user's responses per candidate.
+        assert (
+            "SEARCH rs USING COVERING INDEX lb_ix_responses_user_record (user_id=? AND record_id=?)" in page
+        )
+    count = [row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {statements.count}", statements.params)]
+    assert not any("records" in d or d.startswith(("SEARCH r ", "SCAN r")) for d in count), count
+    assert any("lb_record_count" in d for d in count), count
+
+
+def test_a_queue_page_reads_no_more_than_the_pages_up_to_it(
     planned: tuple[sqlite3.Connection, str, Any],
 ) -> None:
     conn, dataset_id, user = planned
-    details = plan(conn, dataset_id, **CASES["pending for a user"](user))
-    assert any(
-        d.startswith("SEARCH rs USING COVERING INDEX lb_ix_responses_user_record (user_id=?)")
-        for d in details
-    )
-    assert any("(dataset_id=?)" in d and d.startswith("SEARCH r ") for d in details), details
+    statements = search_statements(conn, dataset_id, **QUEUES["pending for a user"](user))
+    # Each part of the order stops after `limit + offset` matches.
+    assert statements.page.count("ORDER BY r.id LIMIT :limit + :offset") == 2
+    assert not statements.page_counts
 
 
 def test_ensure_schema_is_idempotent_and_indexes_existing_records(

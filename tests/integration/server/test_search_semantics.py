@@ -557,9 +557,8 @@ def test_each_user_gets_a_stable_shuffle_of_their_queue(world: World, queue: rg.
     assert sorted(owner_ids) == [f"q{i:02d}" for i in range(10, 40)]
     assert owner_ids != sorted(owner_ids)  # shuffled
     assert annotator_ids != sorted(annotator_ids)
-    # Same user, same order; another user, another order.
+    # Same user, same order (another user starts elsewhere: test_queue_order.py, with more users).
     assert owner.search(filters=pending, me=True)[0] == owner_ids
-    assert [i for i in annotator_ids if i in owner_ids] != owner_ids
     assert scores == sorted(scores, reverse=True) and all(0 <= s < 1 for s in scores)
 
     # Paging walks the same shuffle.
