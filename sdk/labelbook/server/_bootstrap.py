@@ -25,12 +25,14 @@ def prepare_process() -> None:
     from sqlalchemy.engine import Engine
 
     import labelbook.server.engine  # noqa: F401 — registers the "labelbook" search engine
+    from labelbook.server._responses import submit_in_one_transaction
 
     reuse_settings_adapters()
     skip_unsubscribed_events()
     rewrite_record_statuses_only_when_needed()
     validate_new_records_apart_from_the_session()
     ask_workspace_membership_once_per_request()
+    submit_in_one_transaction()
 
     @event.listens_for(Engine, "connect")
     def _tune_sqlite(dbapi_connection: Any, connection_record: Any) -> None:
