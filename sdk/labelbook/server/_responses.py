@@ -77,10 +77,6 @@ async def notify_response_written(db: Any, search_engine: Any, response: Any, cr
     await datasets.notify_response_event_v1(db, event, response)
 
 
-class _WriteFailed(Exception):
-    """The one-transaction write could not run; upstream's item-by-item sequence takes over."""
-
-
 async def _write_bulk(db: Any, user: Any, accepted: list[tuple[Any, Any]]) -> dict[Any, Any]:
     """Upsert the accepted answers, recompute their records' statuses, touch their datasets; commit."""
     from argilla_server.contexts import datasets
