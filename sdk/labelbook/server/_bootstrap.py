@@ -60,6 +60,8 @@ def one_round_trip_per_statement() -> None:
 
     cursor_class = adapter.AsyncAdapt_aiosqlite_cursor
     original = cursor_class.execute
+    if getattr(original, "one_round_trip", False):
+        return
     if original.__qualname__ != "AsyncAdapt_aiosqlite_cursor.execute":
         raise RuntimeError(f"{adapter.__name__} is not SQLAlchemy 2.0's; update {__name__}")
 
@@ -95,6 +97,7 @@ def one_round_trip_per_statement() -> None:
             self.rowcount = rowcount
         return None
 
+    execute.one_round_trip = True  # type: ignore[attr-defined]
     setattr(cursor_class, "execute", execute)  # noqa: B010 — mypy refuses assigning a method
 
 
