@@ -130,18 +130,23 @@ async def _write_bulk(db: Any, user: Any, accepted: list[tuple[Any, Any]]) -> di
 
 def submit_in_one_transaction() -> None:
     """Install the one-transaction bulk use case and the single answer's one-transaction status."""
+    from argilla_server.contexts import datasets
+    from argilla_server.use_cases.responses.upsert_responses_in_bulk import UpsertResponsesInBulkUseCase
+
+    UpsertResponsesInBulkUseCase.execute = _bulk_in_one_transaction(UpsertResponsesInBulkUseCase.execute)
+    datasets.create_response = _create_response
+
+
+def _bulk_in_one_transaction(item_by_item: Any) -> Any:
+    """The bulk use case's `execute`: every item checked as upstream does, the accepted ones written
+    together; upstream's item-by-item `execute` where that cannot keep its behaviour."""
     from argilla_server.api.policies.v1 import RecordPolicy, authorize
     from argilla_server.api.schemas.v1.responses import Response as ResponseSchema
     from argilla_server.api.schemas.v1.responses import ResponseBulk, ResponseBulkError
     from argilla_server.contexts import datasets
     from argilla_server.errors import future as errors
-    from argilla_server.models import DatasetUser, Response
-    from argilla_server.use_cases.responses.upsert_responses_in_bulk import UpsertResponsesInBulkUseCase
-    from argilla_server.validators.responses import ResponseCreateValidator, ResponseUpsertValidator
-    from fastapi.encoders import jsonable_encoder
+    from argilla_server.validators.responses import ResponseUpsertValidator
     from sqlalchemy.exc import SQLAlchemyError
-
-    item_by_item = UpsertResponsesInBulkUseCase.execute
 
     async def execute(self: Any, responses: list[Any], user: Any) -> list[Any]:
         db = self.db
@@ -187,34 +192,39 @@ def submit_in_one_transaction() -> None:
             for index, item in enumerate(responses)
         ]
 
-    async def create_response(
-        db: Any, search_engine: Any, record: Any, user: Any, response_create: Any
-    ) -> Any:
-        if await Response.get_by(db, record_id=record.id, user_id=user.id):
-            raise errors.NotUniqueError(
-                f"Response already exists for record with id `{record.id}` and by user with id `{user.id}`"
-            )
-        ResponseCreateValidator.validate(response_create, record)
-        response = await Response.create(
-            db,
-            values=jsonable_encoder(response_create.values),
-            status=response_create.status,
-            record_id=record.id,
-            user_id=user.id,
-            autocommit=False,
-        )
-        await datasets._touch_dataset_last_activity_at(db, record.dataset)
-        await DatasetUser.upsert(
-            db,
-            schema={"dataset_id": record.dataset_id, "user_id": user.id},
-            constraints=[DatasetUser.dataset_id, DatasetUser.user_id],
-            autocommit=False,
-        )
-        await recompute_record_statuses(db, [record])
-        await db.commit()
-        await notify_record_settled(db, search_engine, record)
-        await notify_response_written(db, search_engine, response, created=True)
-        return response
+    return execute
 
-    UpsertResponsesInBulkUseCase.execute = execute
-    datasets.create_response = create_response
+
+async def _create_response(db: Any, search_engine: Any, record: Any, user: Any, response_create: Any) -> Any:
+    """argilla-server's `create_response`, the record's status set in the answer's own transaction."""
+    from argilla_server.contexts import datasets
+    from argilla_server.errors import future as errors
+    from argilla_server.models import DatasetUser, Response
+    from argilla_server.validators.responses import ResponseCreateValidator
+    from fastapi.encoders import jsonable_encoder
+
+    if await Response.get_by(db, record_id=record.id, user_id=user.id):
+        raise errors.NotUniqueError(
+            f"Response already exists for record with id `{record.id}` and by user with id `{user.id}`"
+        )
+    ResponseCreateValidator.validate(response_create, record)
+    response = await Response.create(
+        db,
+        values=jsonable_encoder(response_create.values),
+        status=response_create.status,
+        record_id=record.id,
+        user_id=user.id,
+        autocommit=False,
+    )
+    await datasets._touch_dataset_last_activity_at(db, record.dataset)
+    await DatasetUser.upsert(
+        db,
+        schema={"dataset_id": record.dataset_id, "user_id": user.id},
+        constraints=[DatasetUser.dataset_id, DatasetUser.user_id],
+        autocommit=False,
+    )
+    await recompute_record_statuses(db, [record])
+    await db.commit()
+    await notify_record_settled(db, search_engine, record)
+    await notify_response_written(db, search_engine, response, created=True)
+    return response
