@@ -264,7 +264,12 @@ def pull_command(
     from labelbook.argilla import Project
 
     with Project.open(notebook, data_dir=data_dir) as project:
-        frame = project.annotations(wide=wide, fields=with_fields, metadata=with_metadata, since=since)
-    tidy.write(frame, output)
+        if wide or with_fields or with_metadata:
+            # Their column sets and types are known only once every record is in: built in memory.
+            frame = project.annotations(wide=wide, fields=with_fields, metadata=with_metadata, since=since)
+            tidy.write(frame, output)
+            written = len(frame)
+        else:
+            written = project.pull(output, since=since)
     what = "rows (record × annotator)" if wide else "rows (record × annotator × question)"
-    click.echo(f"wrote {len(frame)} {what} to {output}")
+    click.echo(f"wrote {written} {what} to {output}")
