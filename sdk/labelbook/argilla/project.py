@@ -288,12 +288,14 @@ class Project:
         def chunks() -> Iterator[pd.DataFrame]:
             held: list[dict[str, Any]] = []
             answers = 0
+            per_response = max(len(rows.kinds), 1)
             for page in pages:
-                held.extend(page)
-                answers += sum(len(r.get("responses") or ()) for r in page) * max(len(rows.kinds), 1)
-                if answers >= rows_per_group:
-                    yield rows.frame(held)
-                    held, answers = [], 0
+                for record in page:
+                    held.append(record)
+                    answers += len(record.get("responses") or ()) * per_response
+                    if answers >= rows_per_group:
+                        yield rows.frame(held)
+                        held, answers = [], 0
             yield rows.frame(held)
 
         lists = any(kind in ("multi_label", "ranking") for kind in rows.kinds.values())
