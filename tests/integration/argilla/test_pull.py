@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -298,3 +299,11 @@ def test_pull_streams_the_file_the_frame_writes_and_since_is_answered_by_the_ser
         assert list(pd.read_parquet(tmp_path / "none.parquet").columns) == list(
             pd.read_parquet(tmp_path / "local.parquet").columns
         )
+    # Every user's answers: not for annotators (argilla's policy for listing them, and the privacy filter).
+    with connect(lb_server.url, lb_server.api_key) as conn:
+        annotator = conn.request("GET", f"/api/v1/users/{user_ids(conn)['pull-ann-a']}")
+    with httpx.Client(base_url=lb_server.url, headers={"X-Argilla-Api-Key": annotator["api_key"]}) as client:
+        refused = client.get(
+            f"/api/v1/labelbook/datasets/{result.dataset_id}/records", params={"since": before.isoformat()}
+        )
+    assert refused.status_code == 403 and "p0000" not in refused.text
