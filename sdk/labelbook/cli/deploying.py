@@ -216,6 +216,10 @@ live when the response was saved), is_gold. --wide gives one row per record × a
 column per question. In .parquet and .csv every column has one type: in the tidy form `value` is
 the answer as text (a label as is, a rating as its number, a list as JSON: files merge on it),
 `value_number` the ratings as numbers, `value_list` multi-label and ranking answers as lists.
+The tidy form is streamed to the file a page of records at a time (memory bounded, whatever the
+size); --wide, --fields and --metadata build the frame in memory first. --since is answered by
+labelbook's embedded server (only the records answered since are sent); other servers send every
+record and the pull filters them.
 
 \b
 Examples:
@@ -238,7 +242,7 @@ output name or --since.
 @click.option(
     "--metadata", "with_metadata", is_flag=True, help="Add the records' metadata (metadata.<name>)."
 )
-@click.option("--since", default=None, help="Only responses saved after this UTC time (ISO 8601).")
+@click.option("--since", default=None, help="Only responses saved after this time (ISO 8601; naive is UTC).")
 @data_dir_option
 def pull_command(
     notebook: Path,
