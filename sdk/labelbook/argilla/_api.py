@@ -94,6 +94,9 @@ def record_pages(
     yield list(first["items"])
     if len(first["items"]) < PAGE:
         return
+    # A record that joins the listing before the current offset while we page (answered since,
+    # mid-pull) shifts the rest by one: the previous page's last records come again. Drop them.
+    previous = {item["id"] for item in first["items"]}
     offsets = iter(range(PAGE, max(total, PAGE), PAGE))
     with ThreadPoolExecutor(max_workers=2) as pool:
         ahead = deque(pool.submit(page, offset) for offset in islice(offsets, 2))
@@ -101,7 +104,9 @@ def record_pages(
             reply = ahead.popleft().result()
             for offset in islice(offsets, 1):
                 ahead.append(pool.submit(page, offset))
-            yield list(reply["items"])
+            items: list[RecordReply] = [item for item in reply["items"] if item["id"] not in previous]
+            previous = {item["id"] for item in reply["items"]}
+            yield items
 
 
 def records(connection: Connection, dataset_id: str, *, responses: bool, doing: str) -> list[RecordReply]:
