@@ -7,7 +7,7 @@ SDK, by `Project.annotations()` and by `Project.pull(parquet)`. The large point 
 a second project whose records and responses are inserted straight into the server's SQLite
 (benchmarks/search_latency.py's `populate`: publishing 1M through the API takes too long), and
 only pulled to parquet. Every read runs in its own process, so its peak resident set
-(ru_maxrss) is its own; the level after imports is printed beside it.
+(VmHWM) is its own; the level after imports is printed beside it.
 
 Targets: the tidy frame in <= 1.2x the SDK's time; the streamed pull's peak resident set
 <= 512 MB whatever N (it holds two pages and one row group, not the dataset).
@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import socket
 import sqlite3
@@ -48,7 +47,12 @@ def free_port() -> int:
 
 
 def peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    """This process's peak resident set. Not ru_maxrss: Linux carries the forking parent's peak into
+    it across exec, so every child would report at least the parent's size."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 def resident_mb() -> float:
