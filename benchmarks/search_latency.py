@@ -106,12 +106,18 @@ def populate(
     seed: int,
     answered: float = 0.33,
     keep_free: uuid.UUID | None = None,
+    vectors: bool = True,
+    every_user: bool = False,
 ) -> None:
-    """Insert `records` records (with vectors and responses) into the server's tables, in batches."""
+    """Insert `records` records (with vectors and responses) into the server's tables, in batches.
+
+    `vectors=False` for a dataset without the "embedding" vector; `every_user`: every record
+    answered by every user in `users` (benchmarks/pull_speed.py's records x annotators).
+    """
     rng = random.Random(seed)
     nprng = np.random.default_rng(seed)
     dataset_id = dataset.id.hex
-    settings_id = dataset.settings.vectors["embedding"].id.hex
+    settings_id = dataset.settings.vectors["embedding"].id.hex if vectors else ""
     weights = [1.0 / (rank + 1) for rank in range(len(words))]  # Zipf-like: some words are common
     conn = sqlite3.connect(database, timeout=60, isolation_level=None)
     conn.execute("PRAGMA busy_timeout=60000")
@@ -119,8 +125,8 @@ def populate(
     batch = 5000
     for offset in range(0, records, batch):
         size = min(batch, records - offset)
-        matrix = nprng.standard_normal((size, DIMENSIONS)).astype(np.float32)
-        vectors = vectors_json(matrix)
+        matrix = nprng.standard_normal((size if vectors else 0, DIMENSIONS)).astype(np.float32)
+        vector_texts = vectors_json(matrix)
         record_rows, response_rows, vector_rows, users_seen = [], [], [], set()
         for i in range(size):
             n = offset + i
@@ -131,11 +137,11 @@ def populate(
             status = "pending"
             # A share of the records (a third by default) has responses from one to three annotators;
             # `keep_free` (the annotator whose submits are timed) answers only the first half.
-            if rng.random() < answered:
+            if every_user or rng.random() < answered:
                 pool = (
                     users if keep_free is None or n < records // 2 else [u for u in users if u != keep_free]
                 )
-                for user in rng.sample(pool, rng.randint(1, 3)):
+                for user in pool if every_user else rng.sample(pool, rng.randint(1, 3)):
                     response_status = rng.choices(["submitted", "draft", "discarded"], [8, 1, 1])[0]
                     status = "completed" if response_status == "submitted" else status
                     values = json.dumps({"label": {"value": rng.choice(["yes", "no"])}})
@@ -155,7 +161,10 @@ def populate(
                     status,
                 )
             )
-            vector_rows.append((vectors[i], record_id, settings_id, uuid.uuid4().hex, moment, moment))
+            if vectors:
+                vector_rows.append(
+                    (vector_texts[i], record_id, settings_id, uuid.uuid4().hex, moment, moment)
+                )
         conn.execute("BEGIN IMMEDIATE")
         conn.executemany(
             "INSERT INTO records "

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,7 +34,7 @@ from labelbook.files import staged
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["COLUMNS", "INDEX", "attribute_releases", "frame", "since", "wide", "write"]
+__all__ = ["COLUMNS", "INDEX", "attribute_releases", "frame", "since", "wide", "write", "write_chunks"]
 
 COLUMNS = (
     "record_id",
@@ -225,3 +225,71 @@ def write(annotations: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
                         json.dumps({k: jsonable(v) for k, v in row.items()}, ensure_ascii=False) + "\n"
                     )
     return target
+
+
+def _append(out: pd.DataFrame, tmp: Path, suffix: str, first: bool) -> None:
+    """Append a frame in file columns to a .csv or .jsonl file (`first`: start it, with the header)."""
+    if suffix == ".csv":
+        out.to_csv(
+            tmp, index=False, header=first, mode="w" if first else "a", date_format="%Y-%m-%dT%H:%M:%S.%fZ"
+        )
+        return
+    with open(tmp, "w" if first else "a", encoding="utf-8") as handle:
+        for row in out.to_dict("records"):
+            handle.write(json.dumps({k: jsonable(v) for k, v in row.items()}, ensure_ascii=False) + "\n")
+
+
+def write_chunks(
+    chunks: Iterable[pd.DataFrame],
+    path: str | os.PathLike[str],
+    *,
+    empty: pd.DataFrame,
+    types: Mapping[str, Any] | None = None,
+) -> tuple[Path, int]:
+    """Write the tidy frame given in pieces, one piece in memory at a time: (path, rows written).
+
+    The file is the one `write` makes of the pieces put together: .parquet gets a row group a piece,
+    its schema from the first non-empty piece, with a column that piece leaves all empty typed by
+    `types` (pyarrow types by column name; else it stays null) and every later piece cast to it.
+    Written beside `path` and renamed onto it at the end, so an interrupted pull leaves no half file.
+    `empty` is what an empty result is written as.
+    """
+    target = Path(path)
+    suffix = target.suffix.lower()
+    if suffix not in (".parquet", ".csv", ".jsonl"):
+        raise LabelbookError(f"{target}: write annotations to a .parquet, .csv or .jsonl file.")
+    rows = 0
+    hints = dict(types or {})
+    with staged(target) as tmp:
+        writer: Any = None
+        schema: Any = None
+        try:
+            for chunk in chunks:
+                if chunk.empty:
+                    continue
+                out = chunk if suffix == ".jsonl" else _file_columns(chunk, suffix)
+                if suffix != ".parquet":
+                    _append(out, tmp, suffix, first=rows == 0)
+                else:
+                    import pyarrow as pa
+                    import pyarrow.parquet as pq
+
+                    table = pa.Table.from_pandas(out, preserve_index=False)
+                    if writer is None:
+                        fields = [
+                            field.with_type(hints[field.name])
+                            if pa.types.is_null(field.type) and field.name in hints
+                            else field
+                            for field in table.schema
+                        ]
+                        schema = pa.schema(fields, metadata=table.schema.metadata)
+                        writer = pq.ParquetWriter(tmp, schema)
+                    writer.write_table(table.cast(schema))
+                rows += len(chunk)
+        finally:
+            if writer is not None:
+                writer.close()
+        if rows == 0:
+            write(empty, tmp.with_suffix(suffix))
+            os.replace(tmp.with_suffix(suffix), tmp)
+    return target, rows

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -118,3 +119,51 @@ def test_wide_keeps_chat_fields_beside_the_answers() -> None:
     assert list(wide.columns[-4:]) == ["label", "stars", "tags", "note"]
     assert wide["field.chat"].tolist() == [[{"role": "user", "content": "hi"}]] * 2
     assert wide["stars"].tolist() == [4, None]
+
+
+def pieces() -> list[pd.DataFrame]:
+    """`mixed()` in three pieces: the first has no number, no list and no release; the last is empty."""
+    live = [(datetime(2025, 1, 2, tzinfo=UTC), "1.0.0")]
+    data = columns()
+    data["question"] = ["label", "stars", "tags", "note"]
+    data["value"] = ["a", 4, ["x", "y"], None]
+    whole = tidy.frame(data, deployments=live)
+    return [whole.iloc[:1].reset_index(drop=True), whole.iloc[1:].reset_index(drop=True), whole.iloc[:0]]
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".csv", ".jsonl"])
+def test_a_frame_written_in_pieces_is_the_file_written_whole(tmp_path: Path, suffix: str) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    whole = pd.concat(pieces(), ignore_index=True)
+    expected = tidy.write(whole, tmp_path / f"whole{suffix}")
+    types = {"value": pa.string(), "release": pa.string(), "value_list": pa.list_(pa.string())}
+    path, rows = tidy.write_chunks(
+        iter(pieces()), tmp_path / f"pieces{suffix}", empty=whole.iloc[:0], types=types
+    )
+    assert rows == len(whole)
+    if suffix == ".parquet":
+        assert pq.read_schema(path).equals(pq.read_schema(expected), check_metadata=False)
+        assert pq.ParquetFile(path).num_row_groups == 2
+        pd.testing.assert_frame_equal(pd.read_parquet(path), pd.read_parquet(expected))
+    else:
+        assert path.read_text() == expected.read_text()
+
+
+def test_an_empty_pull_writes_the_empty_file_and_a_failed_one_leaves_nothing(tmp_path: Path) -> None:
+    empty = tidy.frame(columns()).iloc[:0]
+    path, rows = tidy.write_chunks(iter([empty]), tmp_path / "none.parquet", empty=empty)
+    assert rows == 0 and list(pd.read_parquet(path).columns)[:3] == [
+        "record_id",
+        "argilla_record_id",
+        "question",
+    ]
+
+    def broken() -> Iterator[pd.DataFrame]:
+        yield pieces()[0]
+        raise ConnectionError("the server went away")
+
+    with pytest.raises(ConnectionError):
+        tidy.write_chunks(broken(), tmp_path / "half.parquet", empty=empty)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["none.parquet"]  # no half file, no temp file

@@ -8,6 +8,8 @@ project.annotations(wide=True, fields=True, since="2025-06-01T00:00:00Z")
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -15,7 +17,7 @@ from typing import TYPE_CHECKING, Any, cast
 import labelbook.argilla._api as _api
 from labelbook.argilla._client import Connection, connect
 from labelbook.argilla.roster import roster_versions, usernames, vendors_at
-from labelbook.argilla.state import ProjectState, read_gold, state_dir
+from labelbook.argilla.state import Annotator, ProjectState, read_gold, state_dir
 from labelbook.errors import LabelbookError
 from labelbook.releases import deployments, store_path
 
@@ -30,6 +32,60 @@ def _value(kind: str, raw: Any) -> Any:
     if kind == "ranking" and isinstance(raw, list):
         return [item["value"] for item in sorted(raw, key=lambda item: item.get("rank") or 0)]
     return raw
+
+
+@dataclass
+class _Rows:
+    """Turns records as the server lists them into the tidy frame; one copy for `annotations` and `pull`."""
+
+    kinds: dict[str, str]
+    names: dict[str, str]
+    gold: set[str]
+    field_names: list[str]
+    metadata_names: list[str]
+    deployments: list[tuple[datetime, str]]
+    rosters: list[tuple[datetime, list[Annotator]]]
+    since: datetime | str | None
+
+    def frame(self, records: list[dict[str, Any]]) -> pd.DataFrame:
+        """The tidy frame of these records' responses (vendors per roster version, `since` applied)."""
+        import labelbook.annotations as tidy
+
+        kinds, names, gold = self.kinds, self.names, self.gold
+        field_names, metadata_names = self.field_names, self.metadata_names
+        cols: dict[str, list[Any]] = {name: [] for name in tidy.COLUMNS if name != "release"}
+        extra: dict[str, list[Any]] = {f"field.{n}": [] for n in field_names}
+        extra.update({f"metadata.{n}": [] for n in metadata_names})
+        record_id, argilla_id, question_col = cols["record_id"], cols["argilla_record_id"], cols["question"]
+        annotator, vendor, value_col = cols["annotator"], cols["vendor"], cols["value"]
+        status_col, at_col, gold_col = cols["status"], cols["submitted_at"], cols["is_gold"]
+        for record in records:
+            rid = record.get("external_id") or record["id"]
+            is_gold = rid in gold
+            for response in record.get("responses") or ():
+                user = names.get(response["user_id"], response["user_id"])
+                values = response.get("values") or {}
+                answered = list(values.items()) or [(q, {"value": None}) for q in kinds]
+                for question, holder in answered:
+                    record_id.append(rid)
+                    argilla_id.append(record["id"])
+                    question_col.append(question)
+                    annotator.append(user)
+                    vendor.append("")
+                    value_col.append(_value(kinds.get(question, ""), holder.get("value")))
+                    status_col.append(response["status"])
+                    at_col.append(response["updated_at"])
+                    gold_col.append(is_gold)
+                    for name in field_names:
+                        extra[f"field.{name}"].append(record["fields"].get(name))
+                    for name in metadata_names:
+                        extra[f"metadata.{name}"].append((record.get("metadata") or {}).get(name))
+        out = tidy.frame(cols, deployments=self.deployments, extra=extra)
+        # Each answer keeps the vendor of the roster live when it was saved, not today's roster's.
+        out["vendor"] = vendors_at(out["annotator"], out["submitted_at"], self.rosters)
+        if self.since is not None:
+            out = tidy.since(out, self.since)
+        return out
 
 
 class Project:
@@ -152,6 +208,28 @@ class Project:
         listed = _api.records(self.connection, self.state.dataset_id, responses=True, doing="pulling records")
         return cast(list[dict[str, Any]], listed)
 
+    def _rows(
+        self, fields: bool | list[str], metadata: bool | list[str], since: datetime | str | None
+    ) -> _Rows:
+        """What turns listed records into the tidy frame: the task, usernames, gold, releases, rosters."""
+        from labelbook.task import Task
+
+        task_path = store_path(self.notebook) / self.state.version / "task.json"
+        task = Task.from_json(task_path.read_text(encoding="utf-8"), source=str(task_path))
+        folder = state_dir(store_path(self.notebook))
+        return _Rows(
+            kinds={q.name: q.kind for q in task.questions},
+            names=self._usernames(),
+            gold=set(read_gold(folder)),
+            field_names=[f.name for f in task.fields] if fields is True else list(fields or []),
+            metadata_names=[m.name for m in task.metadata] if metadata is True else list(metadata or []),
+            deployments=[
+                (d.at, d.version) for d in deployments(self.notebook) if d.dataset_id == self.state.dataset_id
+            ],
+            rosters=roster_versions(folder, self.state.roster),
+            since=since,
+        )
+
     def annotations(
         self,
         *,
@@ -162,54 +240,70 @@ class Project:
     ) -> pd.DataFrame:
         """The tidy frame (see `labelbook.annotations`) or its wide form; `since`: later responses only."""
         import labelbook.annotations as tidy
-        from labelbook.task import Task
 
-        task_path = store_path(self.notebook) / self.state.version / "task.json"
-        task = Task.from_json(task_path.read_text(encoding="utf-8"), source=str(task_path))
-        kinds = {q.name: q.kind for q in task.questions}
-        names = self._usernames()
-        gold = set(read_gold(state_dir(store_path(self.notebook))))
-        records = self.records()
-        field_names = [f.name for f in task.fields] if fields is True else list(fields or [])
-        metadata_names = [m.name for m in task.metadata] if metadata is True else list(metadata or [])
-
-        cols: dict[str, list[Any]] = {name: [] for name in tidy.COLUMNS if name != "release"}
-        extra: dict[str, list[Any]] = {f"field.{n}": [] for n in field_names}
-        extra.update({f"metadata.{n}": [] for n in metadata_names})
-        record_id, argilla_id, question_col = cols["record_id"], cols["argilla_record_id"], cols["question"]
-        annotator, vendor, value_col = cols["annotator"], cols["vendor"], cols["value"]
-        status_col, at_col, gold_col = cols["status"], cols["submitted_at"], cols["is_gold"]
-        for record in records:
-            rid = record.get("external_id") or record["id"]
-            is_gold = rid in gold
-            for response in record.get("responses") or ():
-                user = names.get(response["user_id"], response["user_id"])
-                values = response.get("values") or {}
-                answered = list(values.items()) or [(q, {"value": None}) for q in kinds]
-                for question, holder in answered:
-                    record_id.append(rid)
-                    argilla_id.append(record["id"])
-                    question_col.append(question)
-                    annotator.append(user)
-                    vendor.append("")
-                    value_col.append(_value(kinds.get(question, ""), holder.get("value")))
-                    status_col.append(response["status"])
-                    at_col.append(response["updated_at"])
-                    gold_col.append(is_gold)
-                    for name in field_names:
-                        extra[f"field.{name}"].append(record["fields"].get(name))
-                    for name in metadata_names:
-                        extra[f"metadata.{name}"].append((record.get("metadata") or {}).get(name))
-        live = [
-            (d.at, d.version) for d in deployments(self.notebook) if d.dataset_id == self.state.dataset_id
-        ]
-        out = tidy.frame(cols, deployments=live, extra=extra)
-        # Each answer keeps the vendor of the roster live when it was saved, not today's roster's.
-        versions = roster_versions(state_dir(store_path(self.notebook)), self.state.roster)
-        out["vendor"] = vendors_at(out["annotator"], out["submitted_at"], versions)
-        if since is not None:
-            out = tidy.since(out, since)
+        records = [record for page in self._pages(since) for record in page]
+        out = self._rows(fields, metadata, since).frame(records)
         return tidy.wide(out) if wide else out
+
+    def _pages(self, since: datetime | str | None) -> Iterator[list[dict[str, Any]]]:
+        """The records a page at a time; with `since`, only those answered after it where the server can
+        say so (the embedded server), else all (the responses are filtered locally either way)."""
+        answered_since = None
+        if since is not None:
+            import pandas as pd
+
+            stamp = pd.Timestamp(since)
+            stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+            answered_since = stamp.floor("us").isoformat()  # a bound no later than `since`: a superset
+        pages = _api.record_pages(
+            self.connection,
+            self.state.dataset_id,
+            responses=True,
+            doing="pulling records",
+            answered_since=answered_since,
+        )
+        return cast(Iterator[list[dict[str, Any]]], pages)
+
+    def pull(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        since: datetime | str | None = None,
+        rows_per_group: int = 30_000,
+    ) -> int:
+        """Write the tidy frame to .parquet, .csv or .jsonl as it comes, a few pages of records at a time;
+        the number of rows written.
+
+        The file is the one `labelbook.annotations.write(project.annotations(since=since), path)` writes,
+        but memory stays bounded by `rows_per_group` (a parquet row group) and two pages of records,
+        whatever the size of the dataset. Written to a temp file renamed at the end.
+        """
+        import pyarrow as pa
+
+        import labelbook.annotations as tidy
+
+        rows = self._rows(False, False, since)
+        pages = self._pages(since)
+
+        def chunks() -> Iterator[pd.DataFrame]:
+            held: list[dict[str, Any]] = []
+            answers = 0
+            per_response = max(len(rows.kinds), 1)
+            for page in pages:
+                for record in page:
+                    held.append(record)
+                    answers += len(record.get("responses") or ()) * per_response
+                    if answers >= rows_per_group:
+                        yield rows.frame(held)
+                        held, answers = [], 0
+            yield rows.frame(held)
+
+        lists = any(kind in ("multi_label", "ranking") for kind in rows.kinds.values())
+        types = {"value": pa.string(), "release": pa.string(), "vendor": pa.string()}
+        if lists:
+            types["value_list"] = pa.list_(pa.string())
+        _, written = tidy.write_chunks(chunks(), path, empty=rows.frame([]), types=types)
+        return written
 
     def report(self, *, guide: Any = None, **options: Any) -> Any:
         """The disagreement report (`labelbook.quality.report`) of this project: the pulled answers,

@@ -216,6 +216,10 @@ live when the response was saved), is_gold. --wide gives one row per record × a
 column per question. In .parquet and .csv every column has one type: in the tidy form `value` is
 the answer as text (a label as is, a rating as its number, a list as JSON: files merge on it),
 `value_number` the ratings as numbers, `value_list` multi-label and ranking answers as lists.
+The tidy form is streamed to the file a page of records at a time (memory bounded, whatever the
+size); --wide, --fields and --metadata build the frame in memory first. --since is answered by
+labelbook's embedded server (only the records answered since are sent); other servers send every
+record and the pull filters them.
 
 \b
 Examples:
@@ -238,7 +242,7 @@ output name or --since.
 @click.option(
     "--metadata", "with_metadata", is_flag=True, help="Add the records' metadata (metadata.<name>)."
 )
-@click.option("--since", default=None, help="Only responses saved after this UTC time (ISO 8601).")
+@click.option("--since", default=None, help="Only responses saved after this time (ISO 8601; naive is UTC).")
 @data_dir_option
 def pull_command(
     notebook: Path,
@@ -264,7 +268,12 @@ def pull_command(
     from labelbook.argilla import Project
 
     with Project.open(notebook, data_dir=data_dir) as project:
-        frame = project.annotations(wide=wide, fields=with_fields, metadata=with_metadata, since=since)
-    tidy.write(frame, output)
+        if wide or with_fields or with_metadata:
+            # Their column sets and types are known only once every record is in: built in memory.
+            frame = project.annotations(wide=wide, fields=with_fields, metadata=with_metadata, since=since)
+            tidy.write(frame, output)
+            written = len(frame)
+        else:
+            written = project.pull(output, since=since)
     what = "rows (record × annotator)" if wide else "rows (record × annotator × question)"
-    click.echo(f"wrote {len(frame)} {what} to {output}")
+    click.echo(f"wrote {written} {what} to {output}")

@@ -116,8 +116,10 @@ def main() -> None:
     from argilla_server import app
     from argilla_server.api.routes import api_v1
 
+    from labelbook.server import _pull
     from labelbook.server._privacy import AnnotatorPrivacy
 
+    _pull.install(api_v1)
     guarded = AnnotatorPrivacy(app, api_v1.routes)
     uvicorn.run(guarded, host=args.host, port=args.port, access_log=False, log_level="info")
 

@@ -113,6 +113,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/datasets/{dataset_id}/records"): Rule.LEADS,  # every user's responses
     ("DELETE", "/datasets/{dataset_id}/records"): Rule.LEADS,
     ("POST", "/datasets/{dataset_id}/records/search"): Rule.LEADS,  # every user's responses
+    ("GET", "/labelbook/datasets/{dataset_id}/records"): Rule.LEADS,  # labelbook's, server/_pull.py
     ("POST", "/datasets/{dataset_id}/records/bulk"): Rule.LEADS,
     ("PUT", "/datasets/{dataset_id}/records/bulk"): Rule.LEADS,
     ("PATCH", "/fields/{field_id}"): Rule.LEADS,

@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -235,3 +236,74 @@ def test_every_question_kind_comes_back_as_a_native_value(tmp_path: Path, lb_ser
     assert list(typed.loc["order", "value_list"]) == ["short", "long"]
     assert list(typed.loc["topics", "value_list"]) == ["work", "travel"]
     assert json.loads(typed.loc["names", "value"])[0]["label"] == "person"  # spans: JSON, the one text form
+
+
+def test_pull_streams_the_file_the_frame_writes_and_since_is_answered_by_the_server(
+    tmp_path: Path, lb_server: Any
+) -> None:
+    import pyarrow.parquet as pq
+
+    from labelbook.argilla import _api
+
+    notebook = released(tmp_path)
+    result = lb.publish(
+        notebook, records=rows(12), annotators=ROSTER, workspace="pull-stream", **options(lb_server)
+    ).last_publish
+    with connect(lb_server.url, lb_server.api_key) as conn:
+        users = user_ids(conn)
+        respond(conn, result.dataset_id, users, range(0, 8))
+        with lb.Project.open(notebook, api_url=lb_server.url, api_key=lb_server.api_key) as project:
+            before = project.annotations()["submitted_at"].max()
+        respond(conn, result.dataset_id, users, range(8, 10))  # answered after `before`
+        respond(conn, result.dataset_id, users, range(0, 1))  # answered again: its responses change
+
+    with lb.Project.open(notebook, api_url=lb_server.url, api_key=lb_server.api_key) as project:
+        whole = project.annotations()
+        for suffix in (".parquet", ".csv", ".jsonl"):
+            # Six responses a row group: several row groups, pages turned into rows as they come.
+            written = project.pull(tmp_path / f"streamed{suffix}", rows_per_group=6)
+            expected = tidy.write(whole, tmp_path / f"whole{suffix}")
+            assert written == len(whole) == 10 * 3 * 2
+            streamed = tmp_path / f"streamed{suffix}"
+            if suffix == ".parquet":
+                assert pq.ParquetFile(streamed).num_row_groups > 1
+                assert pq.read_schema(streamed).equals(pq.read_schema(expected), check_metadata=False)
+                pd.testing.assert_frame_equal(pd.read_parquet(streamed), pd.read_parquet(expected))
+            else:
+                assert streamed.read_text() == expected.read_text()
+
+        # --since: the server sends only the records answered after `before` (3 of 12), and the
+        # frame is the one the local filter makes of the full download.
+        answered = [
+            record
+            for page in _api.record_pages(
+                project.connection,
+                project.state.dataset_id,
+                responses=True,
+                doing="test",
+                answered_since=before.isoformat(),
+            )
+            for record in page
+        ]
+        assert sorted(r["external_id"] for r in answered) == ["p00000", "p00008", "p00009"]
+        local = tidy.since(whole, before)
+        assert set(local["record_id"]) == {"p00000", "p00008", "p00009"}
+        pd.testing.assert_frame_equal(project.annotations(since=before), local)
+        assert project.pull(tmp_path / "since.parquet", since=before) == len(local)
+        pd.testing.assert_frame_equal(
+            pd.read_parquet(tmp_path / "since.parquet"),
+            pd.read_parquet(tidy.write(local, tmp_path / "local.parquet")),
+        )
+        # A moment after every answer: nothing, with the file's columns.
+        assert project.pull(tmp_path / "none.parquet", since=whole["submitted_at"].max()) == 0
+        assert list(pd.read_parquet(tmp_path / "none.parquet").columns) == list(
+            pd.read_parquet(tmp_path / "local.parquet").columns
+        )
+    # Every user's answers: not for annotators (argilla's policy for listing them, and the privacy filter).
+    with connect(lb_server.url, lb_server.api_key) as conn:
+        annotator = conn.request("GET", f"/api/v1/users/{user_ids(conn)['pull-ann-a']}")
+    with httpx.Client(base_url=lb_server.url, headers={"X-Argilla-Api-Key": annotator["api_key"]}) as client:
+        refused = client.get(
+            f"/api/v1/labelbook/datasets/{result.dataset_id}/records", params={"since": before.isoformat()}
+        )
+    assert refused.status_code == 403 and "p0000" not in refused.text

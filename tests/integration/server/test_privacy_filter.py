@@ -28,6 +28,9 @@ RECORD = "/api/v1/records/" + str(uuid.uuid4())
 def api_routes() -> list[Any]:
     from argilla_server.api.routes import api_v1
 
+    from labelbook.server import _pull
+
+    _pull.install(api_v1)  # as the API process does
     return list(api_v1.routes)
 
 
