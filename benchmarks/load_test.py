@@ -35,7 +35,7 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
-from search_latency import free_port, load, percentile, populate, vocabulary
+from search_latency import bench_dataset, free_port, load, percentile, populate, vocabulary
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -150,26 +150,7 @@ def run(args: argparse.Namespace, info: Any, data_dir: Path, scratch: Path, rg: 
         timeout=120,
         trust_env=False,
     )
-    workspace = rg.Workspace(name="load", client=client).create()
-    users = []
-    for i in range(args.annotators):
-        user = rg.User(
-            username=f"load-{i}", password="load-password", role="annotator", client=client
-        ).create()
-        user.add_to_workspace(workspace)
-        users.append(user)
-    settings = rg.Settings(
-        fields=[rg.TextField(name="text")],
-        questions=[rg.LabelQuestion(name="label", labels=["yes", "no"])],
-        metadata=[
-            rg.TermsMetadataProperty(name="lang"),
-            rg.IntegerMetadataProperty(name="n"),
-            rg.FloatMetadataProperty(name="w"),
-        ],
-        vectors=[rg.VectorField(name="embedding", dimensions=256)],
-        distribution=rg.TaskDistribution(min_submitted=3),
-    )
-    dataset = rg.Dataset(name="load", workspace=workspace, settings=settings, client=client).create()
+    users, dataset = bench_dataset(client, "load", args.annotators, min_submitted=3)
     database = server.ServerPaths(data_dir).database
     began = time.perf_counter()
     populate(

@@ -194,6 +194,33 @@ def populate(
     conn.close()
 
 
+def bench_dataset(client: Any, name: str, annotators: int, min_submitted: int = 1) -> tuple[list[Any], Any]:
+    """A workspace and dataset named `name` (text, a label, three metadata properties, a vector) and
+    `annotators` annotator accounts in it: what the benchmarks fill and time."""
+    import argilla as rg
+
+    workspace = rg.Workspace(name=name, client=client).create()
+    users = []
+    for i in range(annotators):
+        user = rg.User(
+            username=f"{name}-{i}", password="bench-password", role="annotator", client=client
+        ).create()
+        user.add_to_workspace(workspace)
+        users.append(user)
+    settings = rg.Settings(
+        fields=[rg.TextField(name="text")],
+        questions=[rg.LabelQuestion(name="label", labels=["yes", "no"])],
+        metadata=[
+            rg.TermsMetadataProperty(name="lang"),
+            rg.IntegerMetadataProperty(name="n"),
+            rg.FloatMetadataProperty(name="w"),
+        ],
+        vectors=[rg.VectorField(name="embedding", dimensions=DIMENSIONS)],
+        distribution=rg.TaskDistribution(min_submitted=min_submitted),
+    )
+    return users, rg.Dataset(name=name, workspace=workspace, settings=settings, client=client).create()
+
+
 def time_submits(url: str, api_key: str, dataset_id: Any, repeats: int) -> dict[str, list[float]]:
     """One response at a time, then bulks of 100, as an annotator on records they have not answered."""
     client = httpx.Client(base_url=url, headers={"X-Argilla-Api-Key": api_key}, timeout=300)
@@ -321,28 +348,7 @@ def main() -> int:
         owner = httpx.Client(
             base_url=info.url, headers={"X-Argilla-Api-Key": info.credentials.api_key}, timeout=120
         )
-        suffix = uuid.uuid4().hex[:6]
-        workspace = rg.Workspace(name=f"bench-{suffix}", client=client).create()
-        annotators = []
-        for i in range(args.annotators):
-            user = rg.User(
-                username=f"bench-{suffix}-{i}", password="bench-password", role="annotator", client=client
-            ).create()
-            user.add_to_workspace(workspace)
-            annotators.append(user)
-        settings = rg.Settings(
-            fields=[rg.TextField(name="text")],
-            questions=[rg.LabelQuestion(name="label", labels=["yes", "no"])],
-            metadata=[
-                rg.TermsMetadataProperty(name="lang"),
-                rg.IntegerMetadataProperty(name="n"),
-                rg.FloatMetadataProperty(name="w"),
-            ],
-            vectors=[rg.VectorField(name="embedding", dimensions=DIMENSIONS)],
-        )
-        dataset = rg.Dataset(
-            name=f"bench-{suffix}", workspace=workspace, settings=settings, client=client
-        ).create()
+        annotators, dataset = bench_dataset(client, f"bench-{uuid.uuid4().hex[:6]}", args.annotators)
 
         words = vocabulary(3000, random.Random(args.seed))
         began = time.perf_counter()
