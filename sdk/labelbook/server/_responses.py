@@ -33,22 +33,25 @@ async def recompute_record_statuses(db: Any, records: list[Any]) -> None:
     """
     from argilla_server.enums import DatasetDistributionStrategy, RecordStatus, ResponseStatus
     from argilla_server.models import Response
-    from sqlalchemy import func, select
+    from sqlalchemy import select
 
     for record in records:
         if record.dataset.distribution_strategy != DatasetDistributionStrategy.overlap:
             raise NotImplementedError(
                 f"unsupported distribution strategy `{record.dataset.distribution_strategy}`"
             )
-    counted = await db.execute(
-        select(Response.record_id, func.count(Response.id))
-        .where(
-            Response.record_id.in_([record.id for record in records]),
-            Response.status == ResponseStatus.submitted,
+    # The records' answers by record id only, their status counted here: with a condition on the
+    # status in SQL, SQLite reads ix_responses_status, i.e. every submitted answer of every dataset
+    # (a single answer took 60 ms at 5k records and 137 ms at 100k).
+    listed = await db.execute(
+        select(Response.record_id, Response.status).where(
+            Response.record_id.in_([record.id for record in records])
         )
-        .group_by(Response.record_id)
     )
-    submitted = dict(counted.tuples().all())
+    submitted: dict[Any, int] = {}
+    for record_id, status in listed.tuples().all():
+        if status == ResponseStatus.submitted:
+            submitted[record_id] = submitted.get(record_id, 0) + 1
     for record in records:
         enough = submitted.get(record.id, 0) >= record.dataset.distribution["min_submitted"]
         record.status = RecordStatus.completed if enough else RecordStatus.pending
