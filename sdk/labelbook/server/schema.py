@@ -294,35 +294,26 @@ def ensure_schema(database: Path | str) -> None:
     with _schema_lock:
         if key in _schema_ready:
             return
-        conn = sqlite3.connect(key, timeout=30, isolation_level=None)
-        try:
-            conn.execute("PRAGMA busy_timeout=30000")
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                has_docs = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'lb_text_doc'").fetchone()
-                # The counts and their triggers come together (one transaction): filled here once.
-                has_counts = conn.execute(
-                    "SELECT 1 FROM sqlite_master WHERE name = 'lb_count_responses_au'"
-                ).fetchone()
-                for statement in _SCHEMA:
-                    conn.execute(statement)
-                if not has_docs:
-                    conn.execute(_BACKFILL)
-                if not has_counts:
-                    for statement in _COUNT_BACKFILL:
-                        conn.execute(statement)
-                sync_metadata_indexes(conn)
-                conn.execute(
-                    "INSERT OR REPLACE INTO lb_meta (key, value) VALUES ('schema_version', ?)",
-                    (SCHEMA_VERSION,),
-                )
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-        finally:
-            conn.close()
+        write(key, [], then=_create_schema)
         _schema_ready.add(key)
+
+
+def _create_schema(conn: sqlite3.Connection) -> None:
+    """The tables, triggers and indexes, and the backfills a database made before them needs."""
+    has_docs = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'lb_text_doc'").fetchone()
+    # The counts and their triggers come together (one transaction): filled here once.
+    has_counts = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'lb_count_responses_au'").fetchone()
+    for statement in _SCHEMA:
+        conn.execute(statement)
+    if not has_docs:
+        conn.execute(_BACKFILL)
+    if not has_counts:
+        for statement in _COUNT_BACKFILL:
+            conn.execute(statement)
+    sync_metadata_indexes(conn)
+    conn.execute(
+        "INSERT OR REPLACE INTO lb_meta (key, value) VALUES ('schema_version', ?)", (SCHEMA_VERSION,)
+    )
 
 
 # --- connections -------------------------------------------------------------------------------------
