@@ -35,7 +35,7 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
-from search_latency import bench_dataset, free_port, load, percentile, populate, vocabulary
+from search_latency import free_port, load, percentile, prepared_dataset
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -126,6 +126,12 @@ def main() -> int:
         "measures the server saturated rather than a team's load)",
     )
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        help="server folder, kept: a second run with the same parameters reuses its records (and the "
+        "answers earlier runs added); benchmarks/search_latency.py --min-submitted 3 shares it",
+    )
     args = parser.parse_args()
 
     import argilla as rg
@@ -133,7 +139,7 @@ def main() -> int:
     from labelbook import server
 
     with tempfile.TemporaryDirectory(prefix="labelbook-load-") as scratch:
-        data_dir = Path(scratch) / "server"
+        data_dir = args.data_dir or Path(scratch) / "server"
         info = server.start(data_dir, port=free_port())
         assert info.url and info.credentials
         try:
@@ -150,19 +156,16 @@ def run(args: argparse.Namespace, info: Any, data_dir: Path, scratch: Path, rg: 
         timeout=120,
         trust_env=False,
     )
-    users, dataset = bench_dataset(client, "load", args.annotators, min_submitted=3)
-    database = server.ServerPaths(data_dir).database
-    began = time.perf_counter()
-    populate(
-        database,
-        dataset,
-        [u.id for u in users],
-        args.records,
-        vocabulary(3000, random.Random(args.seed)),
-        args.seed,
+    users, dataset = prepared_dataset(
+        client,
+        data_dir,
+        records=args.records,
+        annotators=args.annotators,
         answered=args.answered,
+        seed=args.seed,
+        min_submitted=3,
     )
-    print(f"populated {args.records:,} records in {time.perf_counter() - began:.0f} s")
+    database = server.ServerPaths(data_dir).database
     before = answers_by(database, {u.id.hex: u.username for u in users})
 
     stop = threading.Event()

@@ -210,6 +210,11 @@ _SCHEMA = [
     # The per-user queue order: a dataset's records in id order (argilla's ids are random UUIDs, so
     # this is a shuffle), with the status covered, so a queue page reads a page of index entries.
     "CREATE INDEX IF NOT EXISTS lb_ix_records_dataset_order ON records (dataset_id, id, status)",
+    # argilla's record listing (`GET /datasets/{id}/records`, what a pull pages through) orders a
+    # dataset's records by inserted_at with OFFSET: with only argilla's index on dataset_id every
+    # page sorted the whole dataset (0.4-0.7 s a page at 200k records); in this order a page skips
+    # index entries and reads its own rows.
+    "CREATE INDEX IF NOT EXISTS lb_ix_records_dataset_inserted ON records (dataset_id, inserted_at, id)",
     *_COUNT_SCHEMA,
 ]
 

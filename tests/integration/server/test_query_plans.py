@@ -388,3 +388,24 @@ def test_a_user_ordered_search_counts_its_matches_in_the_page_pass(
         )
         assert response.status_code == 200, response.text
         assert (len(response.json()["items"]), response.json()["total"]) == (items, 3)
+
+
+def test_a_record_listing_page_walks_the_dataset_in_insertion_order_without_sorting_it(
+    planned: tuple[sqlite3.Connection, str, Any],
+) -> None:
+    """argilla's `GET /datasets/{id}/records` (what a pull pages through) orders by inserted_at with
+    OFFSET; sorting the dataset for every page cost 0.4-0.7 s a page at 200k records."""
+    from argilla_server.contexts.records import _build_list_records_query
+    from sqlalchemy.dialects import sqlite
+
+    conn, dataset_id, _ = planned
+    query = _build_list_records_query(dataset_id=uuid.UUID(dataset_id), offset=10, limit=5)
+    compiled = query.compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True})
+    details = [row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {compiled}")]
+    assert details == ["SEARCH records USING INDEX lb_ix_records_dataset_inserted (dataset_id=?)"], details
+    ordered = conn.execute(
+        "SELECT id FROM records WHERE dataset_id = ? ORDER BY inserted_at, id", (dataset_id,)
+    ).fetchall()
+    page = conn.execute(str(compiled))
+    column = [name for name, *_ in page.description].index("id")
+    assert [row[column] for row in page] == [row[0] for row in ordered][10:15]
