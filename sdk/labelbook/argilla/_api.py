@@ -13,6 +13,7 @@ from itertools import islice
 from typing import Any, TypedDict
 
 from labelbook.argilla._client import Connection
+from labelbook.errors import BackendError
 
 PAGE = 1000
 """argilla-server's largest page of records."""
@@ -62,6 +63,7 @@ def record_pages(
     responses: bool,
     doing: str,
     answered_since: str | None = None,
+    page_size: int = PAGE,
 ) -> Iterator[list[RecordReply]]:
     """The records of a dataset a page at a time, the next page fetched while this one is used.
 
@@ -69,38 +71,86 @@ def record_pages(
     (benchmarks/pull_speed.py), as the server encodes one page while the client decodes the other.
     At most two pages are held or in flight, so a caller that drops each page runs in bounded memory.
 
+    On labelbook's embedded server the pages come from its own route (`labelbook.server._pull`),
+    each after the previous page's last record, so every page costs the server the same; argilla's
+    listing pages by offset, each page walking the ones before it (O(N^2) for a pull of N).
+
     `answered_since` (ISO 8601, UTC): only the records with a response saved after it, with all their
-    responses, where the server can say (labelbook's embedded server: `labelbook.server._pull`);
-    every record otherwise (argilla-server's own filters cannot: a response does not change its
-    record's `updated_at`). The caller filters the responses either way.
+    responses, where the server can say (labelbook's route); every record otherwise (argilla-server's
+    own filters cannot: a response does not change its record's `updated_at`). The caller filters
+    the responses either way.
     """
+    if responses:
+        pages = _cursor_pages(connection, dataset_id, answered_since, page_size, doing)
+        first = next(pages, None)
+        if first is not None:
+            yield first
+            yield from pages
+            return
+    yield from _offset_pages(connection, dataset_id, responses, page_size, doing)
+
+
+def _cursor_pages(
+    connection: Connection, dataset_id: str, answered_since: str | None, page_size: int, doing: str
+) -> Iterator[list[RecordReply]]:
+    """labelbook's route, page after page; nothing at all if the server has no such route (404; or
+    422 without `since` from an embedded server older than the cursor, whose route needs it)."""
+    path = f"/api/v1/labelbook/datasets/{dataset_id}/records"
+    params: dict[str, Any] = {"limit": page_size}
+    if answered_since is not None:
+        params["since"] = answered_since
+    with connection.errors(doing):
+        probe = connection.http.get(path, params=params)
+    if probe.status_code == 404 or (probe.status_code == 422 and answered_since is None):
+        return
+    if probe.status_code != 200:  # a real refusal: said the adapter's way
+        connection.request("GET", path, params=params, doing=doing)
+
+    def page(after: str) -> list[RecordReply]:
+        reply: dict[str, Any] = connection.request(
+            "GET", path, params={**params, "after": after}, doing=doing
+        )
+        items: list[RecordReply] = reply["items"]
+        if any(item["id"] == after for item in items):  # an older route, which ignores `after`
+            raise BackendError(
+                f"{doing}: the server at {connection.url} runs an older labelbook, whose pages cannot "
+                "follow a cursor; upgrade labelbook there and restart its server "
+                "(`labelbook server stop`, then `labelbook server start`)"
+            )
+        return items
+
+    items: list[RecordReply] = list(probe.json()["items"])
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        while len(items) == page_size:
+            ahead = pool.submit(page, items[-1]["id"])
+            yield items
+            items = ahead.result()
+    if items or probe.json()["items"] == []:  # the first page even if empty; no empty last page
+        yield items
+
+
+def _offset_pages(
+    connection: Connection, dataset_id: str, responses: bool, page_size: int, doing: str
+) -> Iterator[list[RecordReply]]:
+    """argilla's own listing, by offset, two pages in flight."""
     path = f"/api/v1/datasets/{dataset_id}/records"
     params: dict[str, Any] = {"include": "responses"} if responses else {}
-    first: dict[str, Any] | None = None
-    if answered_since is not None:
-        since_path = f"/api/v1/labelbook/datasets/{dataset_id}/records"
-        since_params = {"since": answered_since}
-        with connection.errors(doing):
-            probe = connection.http.get(since_path, params={**since_params, "offset": 0, "limit": PAGE})
-        if probe.status_code != 404:  # 404: a server without the route (or no such dataset): list all
-            path, params = since_path, since_params
-            first = probe.json() if probe.status_code == 200 else None
 
     def page(offset: int) -> dict[str, Any]:
         reply: dict[str, Any] = connection.request(
-            "GET", path, params={**params, "offset": offset, "limit": PAGE}, doing=doing
+            "GET", path, params={**params, "offset": offset, "limit": page_size}, doing=doing
         )
         return reply
 
-    first = first if first is not None else page(0)
+    first = page(0)
     total = int(first.get("total") or len(first["items"]))
     yield list(first["items"])
-    if len(first["items"]) < PAGE:
+    if len(first["items"]) < page_size:
         return
-    # A record that joins the listing before the current offset while we page (answered since,
-    # mid-pull) shifts the rest by one: the previous page's last records come again. Drop them.
+    # A record that joins the listing before the current offset while we page shifts the rest by
+    # one: the previous page's last records come again. Drop them.
     previous = {item["id"] for item in first["items"]}
-    offsets = iter(range(PAGE, max(total, PAGE), PAGE))
+    offsets = iter(range(page_size, max(total, page_size), page_size))
     with ThreadPoolExecutor(max_workers=2) as pool:
         ahead = deque(pool.submit(page, offset) for offset in islice(offsets, 2))
         while ahead:

@@ -309,3 +309,47 @@ def test_pull_streams_the_file_the_frame_writes_and_since_is_answered_by_the_ser
             f"/api/v1/labelbook/datasets/{result.dataset_id}/records", params={"since": before.isoformat()}
         )
     assert refused.status_code == 403 and "p0000" not in refused.text
+
+
+def test_pull_pages_follow_a_cursor_on_the_embedded_server(tmp_path: Path, lb_server: Any) -> None:
+    """labelbook's route pages after the previous page's last record (argilla's listing pages by
+    offset, each page walking the ones before it): the same records and responses, once each."""
+    from labelbook.argilla import _api
+
+    notebook = released(tmp_path)
+    result = lb.publish(
+        notebook, records=rows(12), annotators=ROSTER, workspace="pull-cursor", **options(lb_server)
+    ).last_publish
+    with connect(lb_server.url, lb_server.api_key) as conn:
+        respond(conn, result.dataset_id, user_ids(conn), range(0, 9))
+        before = pd.Timestamp.now(tz="UTC").isoformat()
+        respond(conn, result.dataset_id, user_ids(conn), range(10, 12))
+
+        def pages(**since: Any) -> list[list[dict[str, Any]]]:
+            listed = _api.record_pages(
+                conn, result.dataset_id, responses=True, doing="test", page_size=5, **since
+            )
+            return [list(page) for page in listed]
+
+        by_cursor = pages()
+        assert [len(page) for page in by_cursor] == [5, 5, 2]
+        by_offset = list(_api._offset_pages(conn, result.dataset_id, True, 5, "test"))
+        flat = [record for page in by_cursor for record in page]
+        assert len({r["id"] for r in flat}) == 12
+        key = {r["id"]: sorted((x["user_id"], x["status"]) for x in r.get("responses", [])) for r in flat}
+        assert key == {
+            r["id"]: sorted((x["user_id"], x["status"]) for x in r.get("responses", []))
+            for page in by_offset
+            for r in page
+        }
+        assert sum(len(responses) for responses in key.values()) == 11 * 3
+        since = pages(answered_since=before)
+        assert sorted(r["external_id"] for page in since for r in page) == ["p00010", "p00011"]
+
+        path = f"/api/v1/labelbook/datasets/{result.dataset_id}/records"
+        first = conn.http.get(path, params={"limit": 5}).json()
+        later = conn.http.get(path, params={"limit": 5, "after": first["items"][-1]["id"]}).json()
+        assert first["total"] == 12 and "total" not in later  # counted once, on the first page
+        assert [r["id"] for r in later["items"]] == [r["id"] for r in by_cursor[1]]
+        unknown = conn.http.get(path, params={"after": "00000000-0000-0000-0000-000000000001"})
+        assert unknown.status_code == 422 and "no such record" in unknown.text

@@ -409,3 +409,31 @@ def test_a_record_listing_page_walks_the_dataset_in_insertion_order_without_sort
     page = conn.execute(str(compiled))
     column = [name for name, *_ in page.description].index("id")
     assert [row[column] for row in page] == [row[0] for row in ordered][10:15]
+
+
+def test_labelbooks_pull_pages_seek_their_cursor_in_the_insertion_order_index(
+    planned: tuple[sqlite3.Connection, str, Any],
+) -> None:
+    """The pull's own route (server/_pull.py) starts each page at the previous page's last record:
+    an index seek, so page k costs what page 1 does (OFFSET walked k pages of entries first)."""
+    import datetime as dt
+
+    from sqlalchemy.dialects import sqlite
+
+    from labelbook.server._pull import page_statements
+
+    conn, dataset_id, _ = planned
+    ordered = conn.execute(
+        "SELECT id, inserted_at FROM records WHERE dataset_id = ? ORDER BY inserted_at, id", (dataset_id,)
+    ).fetchall()
+    last_id, last_inserted = ordered[9]
+    cursor = (dt.datetime.fromisoformat(last_inserted), uuid.UUID(last_id))
+    query, _ = page_statements(uuid.UUID(dataset_id), cursor=cursor)
+    compiled = query.limit(5).compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True})
+    details = [row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {compiled}")]
+    assert details == [
+        "SEARCH records USING INDEX lb_ix_records_dataset_inserted (dataset_id=? AND (inserted_at,id)>(?,?))"
+    ], details
+    page = conn.execute(str(compiled))
+    column = [name for name, *_ in page.description].index("id")
+    assert [row[column] for row in page] == [row[0] for row in ordered][10:15]
