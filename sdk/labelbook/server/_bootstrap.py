@@ -35,6 +35,7 @@ def prepare_process() -> None:
     ask_workspace_membership_once_per_request()
     decide_metadata_visibility_once_per_request()
     load_the_authenticated_user_once()
+    give_records_their_loaded_dataset()
     submit_in_one_transaction()
 
     @event.listens_for(Engine, "connect")
@@ -416,3 +417,36 @@ def load_the_authenticated_user_once() -> None:
         if current is not accounts:
             raise RuntimeError(f"{module.__name__}.accounts is not argilla-server 2.8's; update {__name__}")
         module.accounts = _Accounts(accounts, remember=remember, reuse=reuse)
+
+
+def give_records_their_loaded_dataset() -> None:
+    """Records read by id get their dataset from the session when it is there, as a lazy load would.
+
+    argilla-server 2.8's record searches set `record.dataset = dataset` on every record of the
+    page; with the relationship not loaded, each assignment runs the lazy loader (which finds the
+    dataset in the session's identity map, without SQL) to fire the backref: about a tenth of the
+    search's CPU. The same object, set as already loaded, makes the assignment a no-op.
+    """
+    from argilla_server.contexts import datasets
+    from argilla_server.models import Dataset
+    from sqlalchemy.orm.attributes import set_committed_value
+    from sqlalchemy.orm.util import identity_key
+
+    original = datasets.get_records_by_ids
+    if getattr(original, "with_loaded_dataset", False):
+        return
+
+    async def get_records_by_ids(
+        db: Any, records_ids: Any, dataset_id: Any = None, include: Any = None, user_id: Any = None
+    ) -> list[Any]:
+        records = await original(db, records_ids, dataset_id=dataset_id, include=include, user_id=user_id)
+        loaded = db.sync_session.identity_map
+        for record in records:
+            if record is not None and "dataset" not in record.__dict__:
+                dataset = loaded.get(identity_key(Dataset, record.dataset_id))
+                if dataset is not None:
+                    set_committed_value(record, "dataset", dataset)
+        return list(records)
+
+    get_records_by_ids.with_loaded_dataset = True  # type: ignore[attr-defined]
+    datasets.get_records_by_ids = get_records_by_ids
