@@ -292,13 +292,11 @@ class _Guard:
         self.mode = "undecided"  # "pass", "filter", "refused", "sent"
         self.start: Message | None = None
         self.chunks: list[bytes] = []
-        self._names: tuple[set[Any] | None] | None = None  # the search body's metadata names, once read
 
+    @functools.cached_property
     def metadata_names(self) -> set[Any] | None:
         """`_metadata_names` of the search body, read once per request."""
-        if self._names is None:
-            self._names = (_metadata_names(self.request_body or b""),)
-        return self._names[0]
+        return _metadata_names(self.request_body or b"")
 
     async def send(self, message: Message) -> None:
         if self.mode == "pass":
@@ -372,7 +370,7 @@ class _Guard:
 
     async def _hidden_metadata_in_query(self) -> str | None:
         """A reason to refuse, when the search filters or sorts on metadata hidden from annotators."""
-        names = self.metadata_names()
+        names = self.metadata_names
         if not names:
             # None (not JSON): argilla answers 422 itself; should it answer 200, the reply is withheld.
             return None
@@ -396,7 +394,7 @@ class _Guard:
             caller = _caller(self.scope)
             if caller is None:
                 raise UnfilterableReply("no caller")
-            if self.rule is Rule.SEARCH and self.metadata_names() is None:
+            if self.rule is Rule.SEARCH and self.metadata_names is None:
                 raise UnfilterableReply("the search body was not JSON, yet argilla answered it")
             filtered = await _filter(self.rule, json.loads(body), caller)
             body = _render(filtered)
@@ -420,11 +418,8 @@ _WITHHELD = (
 
 
 def _render(content: Any) -> bytes:
-    """JSON as argilla-server's replies spell it (Starlette's `JSONResponse.render`): a reply the
-    filter leaves whole goes out byte for byte as argilla sent it."""
-    return json.dumps(
-        content, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
-    ).encode("utf-8")
+    """JSON as Starlette's `JSONResponse` writes it: a reply left whole is argilla's, byte for byte."""
+    return json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
 
 
 async def _reply(send: Send, status: int, detail: str) -> None:
@@ -497,7 +492,7 @@ async def _annotator_metadata(dataset_id: UUID) -> frozenset[str]:
         rows = conn.execute(
             "SELECT name, allowed_roles FROM metadata_properties WHERE dataset_id = ?", (dataset_id.hex,)
         ).fetchall()
-        return frozenset(name for name, roles in rows if _annotators_allowed(_roles(roles)))
+        return frozenset(name for name, roles in rows if _annotators_allowed(roles))
 
     return await _read(work)
 
@@ -507,31 +502,23 @@ async def _metadata_property_visible(property_id: UUID) -> bool:
         row = conn.execute(
             "SELECT allowed_roles FROM metadata_properties WHERE id = ?", (property_id.hex,)
         ).fetchone()
-        return row is not None and _annotators_allowed(_roles(row[0]))
+        return row is not None and _annotators_allowed(row[0])
 
     return await _read(work)
 
 
 async def _read(work: Callable[[sqlite3.Connection], T]) -> T:
-    """`work` on the search engine's read-only connection, in a worker thread.
-
-    Not through argilla's SQLAlchemy session: a session per lookup (pool checkout, ORM, rollback,
-    each a hop to aiosqlite's thread) cost more than the rest of the filtering of a page.
-    """
+    """`work` on the engine's read-only connection, in a thread (an SQLAlchemy session cost more)."""
     from labelbook.server import schema
 
     return await asyncio.to_thread(schema.read, str(schema.database_path()), work)
 
 
-def _roles(stored: Any) -> list[Any]:
-    """A property's `allowed_roles` as argilla-server stores them (a JSON list of role names)."""
+def _annotators_allowed(stored: Any) -> bool:
+    """Whether a property's `allowed_roles`, as argilla stores them (a JSON list), include annotators."""
     roles = json.loads(stored) if isinstance(stored, str | bytes) else stored
     if not isinstance(roles, list):
         raise UnfilterableReply(f"allowed_roles is not a list: {type(roles).__name__}")
-    return roles
-
-
-def _annotators_allowed(roles: Iterable[Any]) -> bool:
     return "annotator" in {str(getattr(role, "value", role)) for role in roles}
 
 
