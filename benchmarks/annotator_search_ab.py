@@ -5,7 +5,9 @@ Reuses a data folder that `benchmarks/search_latency.py --data-dir DIR` filled (
 round starts the server once per code tree (`--sdk DIR`, put first on the server's PYTHONPATH;
 `.` for this checkout), warms it (vector cache, first queries), times the searches and stops it;
 rounds alternate the trees so that the load of a shared machine falls on both alike. Prints each
-tree's p50 per search over all rounds, and the ratio to the 50 ms target of issue 14.
+tree's p50 per search over all rounds, its ratio to the 50 ms target of issue 14 (and to the 182 ms
+anchor for the queue), and the API process's CPU time per search (all its threads, from `/proc`):
+the figure the machine's load changes least.
 
     python benchmarks/search_latency.py --records 100000 --annotators 70 --answered 1 --data-dir /tmp/srv
     git archive main sdk | tar -x -C /tmp/main-tree
