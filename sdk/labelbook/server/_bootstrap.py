@@ -33,6 +33,9 @@ def prepare_process() -> None:
     rewrite_record_statuses_only_when_needed()
     validate_new_records_apart_from_the_session()
     ask_workspace_membership_once_per_request()
+    decide_metadata_visibility_once_per_request()
+    load_the_authenticated_user_once()
+    give_records_their_loaded_dataset()
     submit_in_one_transaction()
 
     @event.listens_for(Engine, "connect")
@@ -313,3 +316,137 @@ def ask_workspace_membership_once_per_request() -> None:
         return known[workspace_id]
 
     User.is_member = is_member
+
+
+def decide_metadata_visibility_once_per_request() -> None:
+    """Decide whether the caller may see a metadata name once per request, not once per record.
+
+    argilla-server 2.8's annotator record search asks its `RecordPolicy.get_metadata` policy for
+    every record of the page and every metadata name the record holds (50 records x 3 names: 150
+    policy calls, each walking the dataset's properties and the caller's membership). The policy
+    reads only the caller and the record's dataset, which the handler sets to the request's dataset
+    before asking, so its answer per (dataset, name) is kept on the request's User object, as
+    `ask_workspace_membership_once_per_request` keeps membership. The metadata kept and its key
+    order are argilla's.
+    """
+    from argilla_server.api.handlers.v1.datasets import records as handler
+    from argilla_server.api.policies.v1 import RecordPolicy, is_authorized
+
+    original = handler._filter_record_metadata_for_user
+    if getattr(original, "once_per_request", False):
+        return
+    if original.__qualname__ != "_filter_record_metadata_for_user":
+        raise RuntimeError(f"{handler.__name__} is not argilla-server 2.8's; update {__name__}")
+
+    async def filter_record_metadata_for_user(record: Any, user: Any) -> dict[str, Any] | None:
+        if record.metadata_ is None:
+            return None
+        known: dict[tuple[Any, str], bool] = user.__dict__.setdefault("_lb_metadata_visibility", {})
+        dataset_id = record.dataset.id
+        metadata = {}
+        for name in list(record.metadata_.keys()):
+            allowed = known.get((dataset_id, name))
+            if allowed is None:
+                allowed = known[(dataset_id, name)] = await is_authorized(
+                    user, RecordPolicy.get_metadata(record, name)
+                )
+            if allowed:
+                metadata[name] = record.metadata_[name]
+        return metadata
+
+    filter_record_metadata_for_user.once_per_request = True  # type: ignore[attr-defined]
+    handler._filter_record_metadata_for_user = filter_record_metadata_for_user
+
+
+_AUTHENTICATED = "labelbook.authenticated_user"
+
+
+class _Accounts:
+    """A stand-in for `argilla_server.contexts.accounts` in one module: every name is the real one's,
+    except the user lookup `remember` (kept for the request's session) or `reuse` (taken from it)."""
+
+    def __init__(self, accounts: Any, remember: str = "", reuse: str = "") -> None:
+        self._accounts = accounts
+        if remember:
+            lookup = getattr(accounts, remember)
+
+            async def remembering(db: Any, *args: Any, **kwargs: Any) -> Any:
+                user = await lookup(db, *args, **kwargs)
+                if user is not None:
+                    db.info[_AUTHENTICATED] = user
+                return user
+
+            setattr(self, remember, remembering)
+        if reuse:
+            lookup = getattr(accounts, reuse)
+
+            async def reusing(db: Any, username: str) -> Any:
+                user = db.info.pop(_AUTHENTICATED, None)
+                if user is not None and user.username == username:
+                    return user
+                return await lookup(db, username)
+
+            setattr(self, reuse, reusing)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._accounts, name)
+
+
+def load_the_authenticated_user_once() -> None:
+    """Load the caller's User once per request instead of twice.
+
+    argilla-server 2.8 authenticates a request by loading the user by API key (or by the token's
+    username), with its workspaces, then loads the same user again by username in the same session:
+    four queries where two give the same object (the session's identity map returns the loaded
+    User either way). Here the backend's User is kept on the request's session and the provider's
+    second lookup, made right after, takes it when the username matches; any other lookup asks the
+    database as before.
+    """
+    from argilla_server.contexts import accounts
+    from argilla_server.security.authentication import provider
+    from argilla_server.security.authentication.db import api_key_backend, bearer_token_backend
+
+    for module, remember, reuse in (
+        (api_key_backend, "get_user_by_api_key", ""),
+        (bearer_token_backend, "get_user_by_username", ""),
+        (provider, "", "get_user_by_username"),
+    ):
+        current = module.accounts
+        if isinstance(current, _Accounts):
+            continue
+        if current is not accounts:
+            raise RuntimeError(f"{module.__name__}.accounts is not argilla-server 2.8's; update {__name__}")
+        module.accounts = _Accounts(accounts, remember=remember, reuse=reuse)
+
+
+def give_records_their_loaded_dataset() -> None:
+    """Records read by id get their dataset from the session when it is there, as a lazy load would.
+
+    argilla-server 2.8's record searches set `record.dataset = dataset` on every record of the
+    page; with the relationship not loaded, each assignment runs the lazy loader (which finds the
+    dataset in the session's identity map, without SQL) to fire the backref: about a tenth of the
+    search's CPU. The same object, set as already loaded, makes the assignment a no-op.
+    """
+    from argilla_server.contexts import datasets
+    from argilla_server.models import Dataset
+    from sqlalchemy.orm.attributes import set_committed_value
+    from sqlalchemy.orm.util import identity_key
+
+    original = datasets.get_records_by_ids
+    if getattr(original, "with_loaded_dataset", False):
+        return
+
+    async def get_records_by_ids(
+        db: Any, records_ids: Any, dataset_id: Any = None, include: Any = None, user_id: Any = None
+    ) -> list[Any]:
+        records = await original(db, records_ids, dataset_id=dataset_id, include=include, user_id=user_id)
+        loaded = db.sync_session.identity_map
+        for record in records:
+            if record is not None and "dataset" not in record.__dict__:
+                dataset = loaded.get(identity_key(Dataset, record.dataset_id))
+                if dataset is not None:
+                    set_committed_value(record, "dataset", dataset)
+        return list(records)
+
+    get_records_by_ids.with_loaded_dataset = True  # type: ignore[attr-defined]
+    datasets.get_records_by_ids = get_records_by_ids

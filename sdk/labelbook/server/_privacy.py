@@ -19,13 +19,16 @@ annotator on a path under /api/v1 that matches no known route.
 
 from __future__ import annotations
 
+import asyncio
 import enum
+import functools
 import json
 import logging
 import re
+import sqlite3
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 Scope = MutableMapping[str, Any]
@@ -40,6 +43,7 @@ MAX_SEARCH_BODY = 16 * 1024 * 1024
 PRIVILEGED_ROLES = frozenset({"owner", "admin"})
 
 _log = logging.getLogger("labelbook.privacy")
+T = TypeVar("T")
 
 
 class Rule(enum.Enum):
@@ -226,11 +230,16 @@ def _caller(scope: Scope) -> Caller | None:
         return Caller(id="", username="", role="")
 
 
-def _parse_uuid(value: Any) -> UUID:
-    """Parse an id exactly as FastAPI parsed the path parameter (pydantic's UUID)."""
+@functools.cache
+def _uuid_adapter() -> Any:
     from pydantic import TypeAdapter
 
-    return TypeAdapter(UUID).validate_python(value)
+    return TypeAdapter(UUID)  # built once: building one costs more than a page of records' filtering
+
+
+def _parse_uuid(value: Any) -> UUID:
+    """Parse an id exactly as FastAPI parsed the path parameter (pydantic's UUID)."""
+    return _uuid_adapter().validate_python(value)
 
 
 class AnnotatorPrivacy:
@@ -284,6 +293,11 @@ class _Guard:
         self.start: Message | None = None
         self.chunks: list[bytes] = []
 
+    @functools.cached_property
+    def metadata_names(self) -> set[Any] | None:
+        """`_metadata_names` of the search body, read once per request."""
+        return _metadata_names(self.request_body or b"")
+
     async def send(self, message: Message) -> None:
         if self.mode == "pass":
             await self.downstream(message)
@@ -333,11 +347,10 @@ class _Guard:
         if self.rule is Rule.METADATA_METRICS:
             # argilla checks the property's roles too; a hidden property's values stay hidden either way.
             try:
-                visible = await _metadata_property_visible(
-                    _parse_uuid(self.params.get("metadata_property_id"))
-                )
+                property_id = _parse_uuid(self.params.get("metadata_property_id"))
             except ValueError:
-                visible = False
+                property_id = None
+            visible = property_id is not None and await _metadata_property_visible(property_id)
             if visible:
                 return await self._pass(start)
             return await self._refuse(403, "This metadata property is not visible to annotators.")
@@ -357,14 +370,15 @@ class _Guard:
 
     async def _hidden_metadata_in_query(self) -> str | None:
         """A reason to refuse, when the search filters or sorts on metadata hidden from annotators."""
-        names = _metadata_names(self.request_body or b"")
+        names = self.metadata_names
         if not names:
             # None (not JSON): argilla answers 422 itself; should it answer 200, the reply is withheld.
             return None
         try:
-            visible = await _annotator_metadata(_parse_uuid(self.params.get("dataset_id")))
+            dataset_id = _parse_uuid(self.params.get("dataset_id"))
         except ValueError:
             return None  # not a dataset id: argilla answers 422
+        visible = await _annotator_metadata(dataset_id)
         for name in sorted(names):
             if not isinstance(name, str) or name not in visible:
                 return (
@@ -380,10 +394,10 @@ class _Guard:
             caller = _caller(self.scope)
             if caller is None:
                 raise UnfilterableReply("no caller")
-            if self.rule is Rule.SEARCH and _metadata_names(self.request_body or b"") is None:
+            if self.rule is Rule.SEARCH and self.metadata_names is None:
                 raise UnfilterableReply("the search body was not JSON, yet argilla answered it")
             filtered = await _filter(self.rule, json.loads(body), caller)
-            body = json.dumps(filtered).encode()
+            body = _render(filtered)
         except (UnfilterableReply, ValueError, TypeError, KeyError, AttributeError) as err:
             _log.error("privacy: withheld an annotator's %s reply (%s)", self.rule.value, type(err).__name__)
             self.mode = "refused"
@@ -401,6 +415,11 @@ _WITHHELD = (
     "labelbook could not filter this reply for an annotator, so it is withheld. "
     "The server's api.log says which route; tell the project lead."
 )
+
+
+def _render(content: Any) -> bytes:
+    """JSON as Starlette's `JSONResponse` writes it: a reply left whole is argilla's, byte for byte."""
+    return json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
 
 
 async def _reply(send: Send, status: int, detail: str) -> None:
@@ -468,32 +487,38 @@ def _metadata_names(body: bytes) -> set[Any] | None:
 
 async def _annotator_metadata(dataset_id: UUID) -> frozenset[str]:
     """Names of the dataset's metadata properties annotators may see (visible_for_annotators)."""
-    from argilla_server.database import AsyncSessionLocal
-    from argilla_server.models import MetadataProperty
-    from sqlalchemy import select
 
-    query = select(MetadataProperty.name, MetadataProperty.allowed_roles).where(
-        MetadataProperty.dataset_id == dataset_id
-    )
-    async with AsyncSessionLocal() as db:
-        rows = (await db.execute(query)).all()
-    return frozenset(
-        name for name, roles in rows if "annotator" in {str(getattr(r, "value", r)) for r in roles}
-    )
+    def work(conn: sqlite3.Connection) -> frozenset[str]:
+        rows = conn.execute(
+            "SELECT name, allowed_roles FROM metadata_properties WHERE dataset_id = ?", (dataset_id.hex,)
+        ).fetchall()
+        return frozenset(name for name, roles in rows if _annotators_allowed(roles))
+
+    return await _read(work)
 
 
 async def _metadata_property_visible(property_id: UUID) -> bool:
-    from argilla_server.database import AsyncSessionLocal
-    from argilla_server.models import MetadataProperty
-    from sqlalchemy import select
+    def work(conn: sqlite3.Connection) -> bool:
+        row = conn.execute(
+            "SELECT allowed_roles FROM metadata_properties WHERE id = ?", (property_id.hex,)
+        ).fetchone()
+        return row is not None and _annotators_allowed(row[0])
 
-    query = select(MetadataProperty.allowed_roles).where(MetadataProperty.id == property_id)
-    async with AsyncSessionLocal() as db:
-        roles = (await db.execute(query)).scalar_one_or_none()
-    return roles is not None and _annotators_allowed(roles)
+    return await _read(work)
 
 
-def _annotators_allowed(roles: Iterable[Any]) -> bool:
+async def _read(work: Callable[[sqlite3.Connection], T]) -> T:
+    """`work` on the engine's read-only connection, in a thread (an SQLAlchemy session cost more)."""
+    from labelbook.server import schema
+
+    return await asyncio.to_thread(schema.read, str(schema.database_path()), work)
+
+
+def _annotators_allowed(stored: Any) -> bool:
+    """Whether a property's `allowed_roles`, as argilla stores them (a JSON list), include annotators."""
+    roles = json.loads(stored) if isinstance(stored, str | bytes) else stored
+    if not isinstance(roles, list):
+        raise UnfilterableReply(f"allowed_roles is not a list: {type(roles).__name__}")
     return "annotator" in {str(getattr(role, "value", role)) for role in roles}
 
 
@@ -502,11 +527,16 @@ class _MetadataCache:
 
     def __init__(self) -> None:
         self.by_dataset: dict[UUID, frozenset[str]] = {}
+        self.by_spelling: dict[str, frozenset[str]] = {}
 
     async def visible(self, dataset_id: Any) -> frozenset[str]:
+        if isinstance(dataset_id, str) and dataset_id in self.by_spelling:
+            return self.by_spelling[dataset_id]  # the records of a page name their dataset alike
         key = _parse_uuid(dataset_id)
         if key not in self.by_dataset:
             self.by_dataset[key] = await _annotator_metadata(key)
+        if isinstance(dataset_id, str):
+            self.by_spelling[dataset_id] = self.by_dataset[key]
         return self.by_dataset[key]
 
 
