@@ -1,4 +1,5 @@
-"""A webhook subscriber on 127.0.0.1 that records what the server's rq worker delivers to it."""
+"""A webhook subscriber on 127.0.0.1 that records what the server's rq worker delivers to it; a workspace
+with annotator accounts (`make_team`)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import http.server
 import json
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -71,3 +73,34 @@ def webhook_log() -> Iterator[WebhookLog]:
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+@dataclass
+class Team:
+    """A workspace `{prefix}-{tag}` and its annotators `{prefix}-{tag}-{n}` (password `pw-{tag}-secret`)."""
+
+    tag: str
+    workspace: Any
+    annotators: list[Any]
+
+
+@pytest.fixture(scope="session")
+def make_team(argilla_client: Any) -> Callable[[str, int], Team]:
+    import argilla as rg
+
+    def make(prefix: str, annotators: int) -> Team:
+        tag = uuid.uuid4().hex[:8]
+        workspace = rg.Workspace(name=f"{prefix}-{tag}", client=argilla_client).create()
+        users = []
+        for n in range(annotators):
+            user = rg.User(
+                username=f"{prefix}-{tag}-{n}",
+                password=f"pw-{tag}-secret",
+                role="annotator",
+                client=argilla_client,
+            ).create()
+            user.add_to_workspace(workspace)
+            users.append(user)
+        return Team(tag, workspace, users)
+
+    return make

@@ -33,16 +33,12 @@ def _client(url: str, key: str) -> httpx.Client:
     return httpx.Client(base_url=url, headers={"X-Argilla-Api-Key": key}, timeout=60, trust_env=False)
 
 
-def _project(lb_server: Any, argilla_client: rg.Argilla, owner: httpx.Client, size: int) -> Project:
-    tag = uuid.uuid4().hex[:8]
-    workspace = rg.Workspace(name=f"bulk-{tag}", client=argilla_client).create()
-    keys = []
-    for n in range(2):
-        user = rg.User(
-            username=f"bulk-{tag}-{n}", password=f"pw-{tag}-secret", role="annotator", client=argilla_client
-        ).create()
-        user.add_to_workspace(workspace)
-        keys.append(owner.get(f"/api/v1/users/{user.id}").json()["api_key"])
+def _project(
+    lb_server: Any, argilla_client: rg.Argilla, owner: httpx.Client, size: int, make_team: Any
+) -> Project:
+    team = make_team("bulk", 2)
+    tag, workspace = team.tag, team.workspace
+    keys = [owner.get(f"/api/v1/users/{user.id}").json()["api_key"] for user in team.annotators]
     dataset = rg.Dataset(
         name=f"bulk-{tag}",
         workspace=workspace,
@@ -82,10 +78,12 @@ def _submitted(value: str, record_id: str) -> dict[str, Any]:
 
 
 def test_a_bulk_replies_settles_and_notifies_per_item_as_argilla_does(
-    lb_server: Any, argilla_client: rg.Argilla, owner: httpx.Client, webhook_log: Any
+    lb_server: Any, argilla_client: rg.Argilla, owner: httpx.Client, webhook_log: Any, make_team: Any
 ) -> None:
-    project = _project(lb_server, argilla_client, owner, size=6)
-    elsewhere = _project(lb_server, argilla_client, owner, size=1)  # a workspace the annotators are not in
+    project = _project(lb_server, argilla_client, owner, size=6, make_team=make_team)
+    elsewhere = _project(
+        lb_server, argilla_client, owner, size=1, make_team=make_team
+    )  # a workspace the annotators are not in
     r = project.records
     with _client(lb_server.url, project.keys[1]) as other, _client(lb_server.url, project.keys[0]) as me:
         # Before the bulk: the other annotator submitted r0 and r1; this one has a draft on r3.
@@ -167,9 +165,9 @@ def test_a_bulk_replies_settles_and_notifies_per_item_as_argilla_does(
 
 
 def test_two_answers_to_one_record_in_a_bulk_keep_the_last(
-    lb_server: Any, argilla_client: rg.Argilla, owner: httpx.Client
+    lb_server: Any, argilla_client: rg.Argilla, owner: httpx.Client, make_team: Any
 ) -> None:
-    project = _project(lb_server, argilla_client, owner, size=2)
+    project = _project(lb_server, argilla_client, owner, size=2, make_team=make_team)
     with _client(lb_server.url, project.keys[0]) as me:
         bulk = me.post(
             "/api/v1/me/responses/bulk",
@@ -183,9 +181,9 @@ def test_two_answers_to_one_record_in_a_bulk_keep_the_last(
 
 
 def test_single_answers_settle_a_record_once_enough_are_submitted(
-    lb_server: Any, argilla_client: rg.Argilla, owner: httpx.Client, webhook_log: Any
+    lb_server: Any, argilla_client: rg.Argilla, owner: httpx.Client, webhook_log: Any, make_team: Any
 ) -> None:
-    project = _project(lb_server, argilla_client, owner, size=1)
+    project = _project(lb_server, argilla_client, owner, size=1, make_team=make_team)
     record_id = project.records[0]
     hook = owner.post("/api/v1/webhooks", json={"url": webhook_log.url, "events": EVENTS})
     assert hook.status_code == 201, hook.text

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,16 +36,9 @@ class Project:
 
 
 @pytest.fixture(scope="module")
-def project(lb_server: Any, argilla_client: rg.Argilla) -> Project:
-    tag = uuid.uuid4().hex[:8]
-    workspace = rg.Workspace(name=f"page-{tag}", client=argilla_client).create()
-    annotators = []
-    for n in range(2):
-        user = rg.User(
-            username=f"page-{tag}-{n}", password=f"pw-{tag}-secret", role="annotator", client=argilla_client
-        ).create()
-        user.add_to_workspace(workspace)
-        annotators.append(user)
+def project(lb_server: Any, argilla_client: rg.Argilla, make_team: Any) -> Project:
+    team = make_team("page", 2)
+    tag, workspace, annotators = team.tag, team.workspace, team.annotators
     dataset = rg.Dataset(
         name=f"page-{tag}",
         workspace=workspace,

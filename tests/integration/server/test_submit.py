@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from typing import Any
 
 import argilla as rg
 import httpx
@@ -20,15 +21,11 @@ def _log_lines(data_dir: Path) -> list[str]:
 
 
 def test_logging_records_and_submitting_answers_raise_no_sqlalchemy_warning(
-    lb_server, argilla_client: rg.Argilla
+    lb_server, argilla_client: rg.Argilla, make_team: Any
 ) -> None:
     before = len(_log_lines(lb_server.data_dir))
-    tag = uuid.uuid4().hex[:8]
-    workspace = rg.Workspace(name=f"submit-{tag}", client=argilla_client).create()
-    annotator = rg.User(
-        username=f"submit-{tag}", password=f"pw-{tag}-secret", role="annotator", client=argilla_client
-    ).create()
-    annotator.add_to_workspace(workspace)
+    team = make_team("submit", 1)
+    tag, workspace, annotator = team.tag, team.workspace, team.annotators[0]
     dataset = rg.Dataset(
         name=f"submit-{tag}",
         workspace=workspace,
