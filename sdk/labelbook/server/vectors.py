@@ -308,7 +308,8 @@ def _read_snapshot(database: str, settings_id: str) -> _Snapshot | None:
     if not path.exists():
         return None
     try:
-        with np.load(path, allow_pickle=False) as data:
+        # Our own handle: np.load leaks the one it opens when the zip is unreadable.
+        with open(path, "rb") as handle, np.load(handle, allow_pickle=False) as data:
             meta = json.loads(str(data["meta"]))
             ids = data["ids"]
             rows = data["matrix"]
