@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import socket
 import sqlite3
 import time
 import uuid
@@ -304,3 +305,86 @@ def test_the_checks_refuse_a_snapshot_that_is_not_this_databases(world: dict[str
         changed = unit.copy()
         changed[[0, -1]] = -changed[[0, -1]]  # the first and last rows are always among those compared
         assert caught_up(good._replace(matrix=changed)) is not None
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_for_line(log: Path, line: str, after: int = 0, limit: float = 90) -> str:
+    """The first line of `log` past byte `after` that holds `line`, waiting for the server to write it."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        text = log.read_text(errors="replace")[after:] if log.exists() else ""
+        found = [row for row in text.splitlines() if line in row]
+        if found:
+            return found[0]
+        time.sleep(0.1)
+    raise AssertionError(f"{log} never said {line!r}")
+
+
+def test_a_restarted_server_answers_from_its_snapshot_with_the_changes_made_while_it_was_down(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    data_dir = tmp_path_factory.mktemp("snapshot-server")
+    paths = ServerPaths(data_dir)
+    log = paths.log_file("api")
+    info = server.start(data_dir, port=free_port())
+    try:
+        assert info.credentials is not None
+        client = rg.Argilla(api_url=info.url, api_key=info.credentials.api_key)
+        try:
+            workspace = rg.Workspace(name="restart", client=client).create()
+            dataset = rg.Dataset(
+                name="restart",
+                workspace=workspace,
+                settings=rg.Settings(
+                    fields=[rg.TextField("text")],
+                    questions=[rg.LabelQuestion("label", labels=["a", "b"])],
+                    vectors=[rg.VectorField(name="emb", dimensions=DIMENSIONS)],
+                ),
+                client=client,
+            ).create()
+            values = np.random.default_rng(5).normal(size=(300, DIMENSIONS)).round(4)
+            dataset.records.log(
+                [
+                    rg.Record(id=f"r{i}", fields={"text": "x"}, vectors={"emb": values[i].tolist()})
+                    for i in range(300)
+                ]
+            )
+            # The first search starts the load, which saves the snapshot once in.
+            first = dataset.records(query=rg.Query(similar=rg.Similar(name="emb", value=values[9].tolist())))
+            assert next(iter(first))[0].id == "r9"
+            wait_for_line(log, "saved the vector cache")
+        finally:
+            client.http_client.close()
+    finally:
+        server.stop(data_dir)
+
+    with sqlite3.connect(paths.database) as conn:
+        settings_id, record_id = conn.execute(
+            "SELECT v.vector_settings_id, v.record_id FROM vectors AS v "
+            "JOIN records AS r ON r.id = v.record_id WHERE r.external_id = 'r42'"
+        ).fetchone()
+        apart = [0.0] * DIMENSIONS
+        apart[0] = 1.0
+        conn.execute("UPDATE vectors SET value = ? WHERE record_id = ?", (json.dumps(apart), record_id))
+    assert (data_dir / vectors.SNAPSHOT_DIR / f"{settings_id}.npz").is_file()
+
+    restarted_at = log.stat().st_size
+    info = server.start(data_dir, port=free_port())
+    try:
+        assert info.credentials is not None
+        line = wait_for_line(log, f"vector cache {settings_id} (300 vectors) from the", after=restarted_at)
+        assert "from the snapshot, 1 records changed since" in line
+        client = rg.Argilla(api_url=info.url, api_key=info.credentials.api_key)
+        try:
+            dataset = client.datasets(name="restart", workspace="restart")
+            found = dataset.records(query=rg.Query(similar=rg.Similar(name="emb", value=apart)))
+            assert next(iter(found))[0].id == "r42"
+        finally:
+            client.http_client.close()
+    finally:
+        server.stop(data_dir)
