@@ -174,12 +174,18 @@ def _start_loading(database: str, settings_id: str, matrix: _VectorMatrix) -> No
         if matrix.ready or matrix.loading:
             return
         matrix.loading = True
+        # A reload after many changes (the matrix was in) would find the snapshot as far behind.
+        first_load = matrix.seq == -1
 
     def load() -> None:
         try:
             started = time.perf_counter()
             source, caught_up = "snapshot", 0
-            restored = _restore_snapshot(database, settings_id)
+            restored = None
+            try:
+                restored = _restore_snapshot(database, settings_id) if first_load else None
+            except Exception as err:  # a cache of a cache: the table is still there
+                print(f"labelbook: not using the vector cache snapshot of {settings_id}: {err!r}", flush=True)
             if restored is None:
                 source = "table"
                 seq, ids, vectors = _load_matrix(database, settings_id)
@@ -189,7 +195,7 @@ def _start_loading(database: str, settings_id: str, matrix: _VectorMatrix) -> No
             changes = f", {caught_up} records changed since" if source == "snapshot" else ""
             print(
                 f"labelbook: vector cache {settings_id} ({len(ids)} vectors) from the {source}{changes} "
-                f"in {took:.1f} s",
+                f"in {took:.2f} s",
                 flush=True,
             )
             with matrix.lock:

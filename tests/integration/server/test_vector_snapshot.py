@@ -388,3 +388,14 @@ def test_a_restarted_server_answers_from_its_snapshot_with_the_changes_made_whil
             client.http_client.close()
     finally:
         server.stop(data_dir)
+
+
+def test_a_start_deletes_the_snapshots_of_vector_settings_that_are_gone(
+    world: dict[str, Any], fresh_process: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    restart(world["database"], world["settings_id"], monkeypatch)
+    folder = Path(world["data_dir"]) / vectors.SNAPSHOT_DIR
+    gone = folder / f"{uuid.uuid4().hex}.npz"
+    gone.write_bytes(snapshot_file(world).read_bytes())
+    restart(world["database"], world["settings_id"], monkeypatch)
+    assert not gone.exists() and snapshot_file(world).exists()
