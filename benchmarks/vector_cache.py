@@ -34,9 +34,10 @@ from search_latency import DIMENSIONS, free_port, prepared_dataset
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-# The issue: no cold stall a contractor can feel. A start with the snapshot should reach the cache
-# in about the time of a start (~6 s here), whatever the record count.
-TARGET_RATIO = 0.5
+# The issue: no cold stall a contractor can feel. With the snapshot, the cache should be in within
+# a second of the API answering, whatever the record count (the start itself is ~6-10 s here, most
+# of it importing argilla-server: benchmarks/server_start.py).
+TARGET_STALL_S = 1.0
 
 
 def wait_for_line(log: Path, text: str, after: int, limit: float) -> str:
@@ -156,16 +157,20 @@ def main() -> int:
         ratio = with_s / without_s
         load_with = statistics.median(r["load"] for r in runs["with"])
         load_without = statistics.median(r["load"] for r in runs["without"])
+        stall_with = statistics.median(r["ready"] - r["up"] for r in runs["with"])
+        stall_without = statistics.median(r["ready"] - r["up"] for r in runs["without"])
         print()
         print(
             f"{args.records:,} records x {DIMENSIONS}-d ({size:.0f} MiB snapshot), "
-            f"medians of {args.repeat}:\n"
+            f"medians of {args.repeat}; anchor: the start without the snapshot, same run\n"
             f"  start to the first search answered from the cache: with the snapshot {with_s:.1f} s, "
-            f"without {without_s:.1f} s (anchor): with/without {ratio:.2f} (target <= {TARGET_RATIO})\n"
+            f"without {without_s:.1f} s: with/without {ratio:.2f}\n"
             f"  the cache's load alone (api.log): with {load_with:.2f} s, without {load_without:.2f} s: "
-            f"with/without {load_with / max(load_without, 1e-9):.3f}"
+            f"with/without {load_with / max(load_without, 1e-9):.3f}\n"
+            f"  cache in after the API is up: with {stall_with:.2f} s, without {stall_without:.2f} s "
+            f"(target <= {TARGET_STALL_S:.0f} s with)"
         )
-        return 0 if ratio <= TARGET_RATIO else 1
+        return 0 if stall_with <= TARGET_STALL_S else 1
     finally:
         if scratch is not None:
             scratch.cleanup()
