@@ -201,9 +201,9 @@ def _start_loading(database: str, settings_id: str, matrix: _VectorMatrix) -> No
             with matrix.lock:
                 matrix.install(seq, ids, vectors)
                 matrix.source = source
+                matrix.unsaved = caught_up
                 # A full load is saved whatever the disk holds (missing, unusable or far behind).
-                matrix.unsaved = caught_up if source == "snapshot" else len(ids) + 1000
-                if matrix.worth_saving():
+                if (source == "table" and not matrix.saving) or matrix.worth_saving():
                     _start_saving(database, settings_id, matrix)
         except Exception as err:  # the searches keep scanning; the next one tries again
             print(f"labelbook: loading the vector cache {settings_id} failed: {err!r}", flush=True)
