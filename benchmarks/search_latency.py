@@ -437,8 +437,8 @@ def main() -> int:
             f"{words[i]} {words[j]}" for i, j in zip(range(0, 60, 2), range(1, 60, 2), strict=True)
         ]
 
-        def post(body: dict[str, Any]) -> dict[str, Any]:
-            response = me.post(search_path, json=body, params={"limit": 50})
+        def post(body: dict[str, Any], timeout: float = 120) -> dict[str, Any]:
+            response = me.post(search_path, json=body, params={"limit": 50}, timeout=timeout)
             response.raise_for_status()
             return response.json()
 
@@ -479,11 +479,21 @@ def main() -> int:
             ),
         }
 
+        # The first similarity search scans the vectors while the cache loads in the background;
+        # wait until a search answers from the cache (under a second) before timing anything.
         began = time.perf_counter()
-        post({"query": {"vector": {"name": "embedding", "value": rng.standard_normal(DIMENSIONS).tolist()}}})
-        print(
-            f"first similarity search (loads the vector cache): {(time.perf_counter() - began) * 1000:.0f} ms"
-        )
+        similar = {
+            "query": {"vector": {"name": "embedding", "value": rng.standard_normal(DIMENSIONS).tolist()}}
+        }
+        post(similar, timeout=1800)
+        print(f"first similarity search (a scan; the cache loads): {time.perf_counter() - began:.1f} s")
+        while True:
+            once = time.perf_counter()
+            post(similar, timeout=1800)
+            if time.perf_counter() - once < 1 or time.perf_counter() - began > 1800:
+                break
+            time.sleep(5)
+        print(f"vector cache answering {time.perf_counter() - began:.1f} s after the first similarity search")
         totals = {name: call(0)["total"] for name, call in queries.items()}
 
         print()
