@@ -253,6 +253,24 @@ class _Selection:
 _DRIVING_SHARE = 0.2
 
 
+# A metadata condition matching at most 1/this of the dataset is selective: its index drives the
+# search (and counts), rather than the first terms condition's index counting every match of it.
+_SELECTIVE_SHARE = 64
+
+
+def _has_selective_condition(q: Query, cap: int) -> bool:
+    """Whether some indexed metadata condition matches at most `cap` records (each count stops there)."""
+    for index, condition, _ in q.indexed:
+        matches = q.conn.execute(
+            f"SELECT count(*) FROM (SELECT 1 FROM records AS r INDEXED BY {index} WHERE {condition} "
+            f"LIMIT {cap + 1})",
+            q.params,
+        ).fetchone()[0]
+        if matches <= cap:
+            return True
+    return False
+
+
 def _dataset_size(conn: sqlite3.Connection, dataset_id: str) -> int:
     """The dataset's records, from the counts table (a count of them reads the whole index)."""
     row = conn.execute("SELECT sum(n) FROM lb_record_count WHERE dataset_id = ?", (dataset_id,)).fetchone()
@@ -350,11 +368,13 @@ def search_statements(
         # condition's, first: they carry every property's value, so the other conditions are
         # compared in its entries, not the records). Many matches are then walked in the user's
         # order, as a queue; few are read through the most selective index and sorted.
-        first = sorted(q.indexed, key=lambda entry: not entry[2])[0][0]
-        counted = _with_index(selection, first)
-        total = conn.execute(f"SELECT count(*) {counted.from_where}", params).fetchone()[0]
-        if total * total >= _WALK_PAGE * _dataset_size(conn, dataset_id):
-            return _queue_statements(q, selection, walk, filter, total=total)
+        size = _dataset_size(conn, dataset_id)
+        if not _has_selective_condition(q, size // _SELECTIVE_SHARE):
+            first = sorted(q.indexed, key=lambda entry: not entry[2])[0][0]
+            counted = _with_index(selection, first)
+            total = conn.execute(f"SELECT count(*) {counted.from_where}", params).fetchone()[0]
+            if total * total >= _WALK_PAGE * size:
+                return _queue_statements(q, selection, walk, filter, total=total)
         selection = _with_index(selection, _driving_index(q))
     if walk is not None and selection.driving is None:
         return _queue_statements(q, selection, walk, filter)

@@ -577,3 +577,21 @@ def test_a_metadata_index_carries_the_other_properties_and_is_made_again_when_th
     with sqlite3.connect(copy) as conn:
         sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = ?", (indexes["n"],)).fetchone()[0]
         assert "'$.\"lang\"'" in sql and "'$.\"tags\"'" in sql, sql
+
+
+def test_a_selective_metadata_condition_drives_even_beside_an_unselective_terms_condition(
+    planned: tuple[sqlite3.Connection, str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conn, dataset_id, user = planned
+    monkeypatch.setattr(statements, "_WALK_PAGE", 0)  # a walk, were nothing selective
+    monkeypatch.setattr(statements, "_SELECTIVE_SHARE", 10)  # 30 records: 3 matches are few
+    indexes = metadata_indexes(conn, dataset_id)
+    unselective = TermsFilter(MetadataFilterScope("lang"), ["en", "fr", "de"])
+    for rare, index in (
+        (RangeFilter(MetadataFilterScope("n"), ge=2, le=4), indexes["n"]),
+        (TermsFilter(MetadataFilterScope("lang"), ["de"]), indexes["lang"]),
+    ):
+        found = search_statements(conn, dataset_id, filter=metadata(unselective, rare), user_id=user.id)
+        # Not counted in the terms condition's index (all 30 entries) and walked: read through the
+        # rare condition's index and sorted.
+        assert found.page_counts and f"INDEXED BY {index}" in found.page, found.page
