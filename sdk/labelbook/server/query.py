@@ -94,8 +94,9 @@ class Query:
         self.params: dict[str, Any] = {"dataset_id": dataset_id}
         self._questions: dict[str, _Question | None] = {}
         self._metadata_indexes: dict[str, str | None] = {}
-        # (index, condition): conditions a metadata index answers, any of which may drive the search.
-        self.indexed: list[tuple[str, str]] = []
+        # (index, condition, is terms): conditions a metadata index answers, any of which may drive
+        # the search.
+        self.indexed: list[tuple[str, str, bool]] = []
 
     def bind(self, value: Any) -> str:
         name = f"{self._prefix}{len(self.params)}"
@@ -209,7 +210,7 @@ class Query:
         else:
             raise ValueError(f"Cannot process filter {filter!r}")
         condition = f"(r.{self.dataset_literal()} AND {match})"
-        self.indexed.append((index, condition))
+        self.indexed.append((index, condition, isinstance(filter, TermsFilter)))
         return condition
 
     def _suggestion_condition(self, filter: Any, scope: SuggestionFilterScope) -> str:

@@ -5,8 +5,9 @@ don't scale, all kept in step by SQLite triggers so that no crash can leave them
 
 - `lb_text_doc` + `lb_text_fts` (FTS5): one row per (record, searchable field);
 - `lb_vector_log`: which vectors changed, so the per-process similarity matrix refreshes cheaply;
-- `lb_record_count` + `lb_response_count`: records per (dataset, status) and each user's responses
-  per (dataset, record status), so a queue's total is two lookups, not a count of the dataset.
+- `lb_record_count` + `lb_user_response_count`: records per (dataset, status) and each user's
+  responses per (dataset, record status, response status), so a queue's total, or a user's
+  answers', is one or two lookups, not a count of the dataset.
 
 Metadata filters read one partial expression index per metadata property (`lb_ix_metadata_<id>`,
 created when the property is configured) instead of parsing every record's JSON.
@@ -31,6 +32,7 @@ __all__ = [
     "hex_id",
     "json_path",
     "metadata_index_name",
+    "metadata_index_sql",
     "metadata_value_sql",
     "read",
     "schema_ready",
@@ -72,12 +74,22 @@ SELECT record_id, dataset_id, field, body FROM (
 """
 
 # Counts a queue's total is made of, so that it never counts a dataset's records one by one:
-# records per (dataset, status), and each user's responses per (dataset, record status). "Pending
-# for user u" is then the dataset's records minus u's responses there (one response per record and
-# user: argilla's unique constraint). A record's delete is counted BEFORE it happens: its responses
-# are deleted by the foreign key's cascade after the record's row is gone, when their trigger can no
-# longer find the record's dataset (and so counts nothing). `ifnull(status, '')` keeps the NOT NULL
-# keys from ever failing argilla's own write.
+# records per (dataset, status), and each user's responses per (dataset, record status, response
+# status). "Pending for user u" is then the dataset's records minus u's responses there (one response
+# per record and user: argilla's unique constraint); "u's submitted answers" is one row. A record's
+# delete is counted BEFORE it happens: its responses are deleted by the foreign key's cascade after
+# the record's row is gone, when their trigger can no longer find the record's dataset (and so counts
+# nothing). `ifnull(status, '')` keeps the NOT NULL keys from ever failing argilla's own write.
+# (`lb_response_count`, without the response status, is what databases before it kept.)
+_OLD_COUNT_OBJECTS = [
+    "DROP TRIGGER IF EXISTS lb_count_records_bd",
+    "DROP TRIGGER IF EXISTS lb_count_records_au",
+    "DROP TRIGGER IF EXISTS lb_count_responses_ai",
+    "DROP TRIGGER IF EXISTS lb_count_responses_ad",
+    "DROP TRIGGER IF EXISTS lb_count_responses_au",
+    "DROP TABLE IF EXISTS lb_response_count",
+]
+
 _COUNT_SCHEMA = [
     """CREATE TABLE IF NOT EXISTS lb_record_count (
         dataset_id CHAR(32) NOT NULL,
@@ -85,72 +97,79 @@ _COUNT_SCHEMA = [
         n INTEGER NOT NULL,
         PRIMARY KEY (dataset_id, status)
     ) WITHOUT ROWID""",
-    """CREATE TABLE IF NOT EXISTS lb_response_count (
+    """CREATE TABLE IF NOT EXISTS lb_user_response_count (
         dataset_id CHAR(32) NOT NULL,
         user_id CHAR(32) NOT NULL,
         record_status VARCHAR NOT NULL,
+        status VARCHAR NOT NULL,
         n INTEGER NOT NULL,
-        PRIMARY KEY (dataset_id, user_id, record_status)
+        PRIMARY KEY (dataset_id, user_id, record_status, status)
     ) WITHOUT ROWID""",
     """CREATE TRIGGER IF NOT EXISTS lb_count_records_ai AFTER INSERT ON records BEGIN
         INSERT INTO lb_record_count (dataset_id, status, n) VALUES (new.dataset_id, ifnull(new.status, ''), 1)
         ON CONFLICT (dataset_id, status) DO UPDATE SET n = n + 1;
     END""",
-    """CREATE TRIGGER IF NOT EXISTS lb_count_records_bd BEFORE DELETE ON records BEGIN
+    """CREATE TRIGGER IF NOT EXISTS lb_count_user_records_bd BEFORE DELETE ON records BEGIN
         UPDATE lb_record_count SET n = n - 1
         WHERE dataset_id = old.dataset_id AND status = ifnull(old.status, '');
-        UPDATE lb_response_count SET n = n - 1
+        UPDATE lb_user_response_count SET n = n - 1
         WHERE dataset_id = old.dataset_id AND record_status = ifnull(old.status, '')
-          AND user_id IN (SELECT user_id FROM responses WHERE record_id = old.id);
+          AND (user_id, status) IN (
+              SELECT user_id, ifnull(status, '') FROM responses WHERE record_id = old.id
+          );
     END""",
-    """CREATE TRIGGER IF NOT EXISTS lb_count_records_au AFTER UPDATE OF status, dataset_id ON records
+    """CREATE TRIGGER IF NOT EXISTS lb_count_user_records_au AFTER UPDATE OF status, dataset_id ON records
     WHEN old.status IS NOT new.status OR old.dataset_id IS NOT new.dataset_id BEGIN
         UPDATE lb_record_count SET n = n - 1
         WHERE dataset_id = old.dataset_id AND status = ifnull(old.status, '');
         INSERT INTO lb_record_count (dataset_id, status, n) VALUES (new.dataset_id, ifnull(new.status, ''), 1)
         ON CONFLICT (dataset_id, status) DO UPDATE SET n = n + 1;
-        UPDATE lb_response_count SET n = n - 1
+        UPDATE lb_user_response_count SET n = n - 1
         WHERE dataset_id = old.dataset_id AND record_status = ifnull(old.status, '')
-          AND user_id IN (SELECT user_id FROM responses WHERE record_id = old.id);
-        INSERT INTO lb_response_count (dataset_id, user_id, record_status, n)
-        SELECT new.dataset_id, user_id, ifnull(new.status, ''), 1 FROM responses
+          AND (user_id, status) IN (
+              SELECT user_id, ifnull(status, '') FROM responses WHERE record_id = old.id
+          );
+        INSERT INTO lb_user_response_count (dataset_id, user_id, record_status, status, n)
+        SELECT new.dataset_id, user_id, ifnull(new.status, ''), ifnull(status, ''), 1 FROM responses
         WHERE record_id = new.id AND user_id IS NOT NULL
-        ON CONFLICT (dataset_id, user_id, record_status) DO UPDATE SET n = n + 1;
+        ON CONFLICT (dataset_id, user_id, record_status, status) DO UPDATE SET n = n + 1;
     END""",
-    """CREATE TRIGGER IF NOT EXISTS lb_count_responses_ai AFTER INSERT ON responses BEGIN
-        INSERT INTO lb_response_count (dataset_id, user_id, record_status, n)
-        SELECT r.dataset_id, new.user_id, ifnull(r.status, ''), 1 FROM records AS r
+    """CREATE TRIGGER IF NOT EXISTS lb_count_user_responses_ai AFTER INSERT ON responses BEGIN
+        INSERT INTO lb_user_response_count (dataset_id, user_id, record_status, status, n)
+        SELECT r.dataset_id, new.user_id, ifnull(r.status, ''), ifnull(new.status, ''), 1 FROM records AS r
         WHERE r.id = new.record_id AND new.user_id IS NOT NULL
-        ON CONFLICT (dataset_id, user_id, record_status) DO UPDATE SET n = n + 1;
+        ON CONFLICT (dataset_id, user_id, record_status, status) DO UPDATE SET n = n + 1;
     END""",
-    """CREATE TRIGGER IF NOT EXISTS lb_count_responses_ad AFTER DELETE ON responses BEGIN
-        UPDATE lb_response_count SET n = n - 1
-        WHERE user_id = old.user_id AND (dataset_id, record_status) IN (
+    """CREATE TRIGGER IF NOT EXISTS lb_count_user_responses_ad AFTER DELETE ON responses BEGIN
+        UPDATE lb_user_response_count SET n = n - 1
+        WHERE user_id = old.user_id AND status = ifnull(old.status, '') AND (dataset_id, record_status) IN (
             SELECT r.dataset_id, ifnull(r.status, '') FROM records AS r WHERE r.id = old.record_id
         );
     END""",
-    """CREATE TRIGGER IF NOT EXISTS lb_count_responses_au AFTER UPDATE OF record_id, user_id ON responses
-    WHEN old.record_id IS NOT new.record_id OR old.user_id IS NOT new.user_id BEGIN
-        UPDATE lb_response_count SET n = n - 1
-        WHERE user_id = old.user_id AND (dataset_id, record_status) IN (
+    """CREATE TRIGGER IF NOT EXISTS lb_count_user_responses_au
+    AFTER UPDATE OF record_id, user_id, status ON responses
+    WHEN old.record_id IS NOT new.record_id OR old.user_id IS NOT new.user_id
+      OR old.status IS NOT new.status BEGIN
+        UPDATE lb_user_response_count SET n = n - 1
+        WHERE user_id = old.user_id AND status = ifnull(old.status, '') AND (dataset_id, record_status) IN (
             SELECT r.dataset_id, ifnull(r.status, '') FROM records AS r WHERE r.id = old.record_id
         );
-        INSERT INTO lb_response_count (dataset_id, user_id, record_status, n)
-        SELECT r.dataset_id, new.user_id, ifnull(r.status, ''), 1 FROM records AS r
+        INSERT INTO lb_user_response_count (dataset_id, user_id, record_status, status, n)
+        SELECT r.dataset_id, new.user_id, ifnull(r.status, ''), ifnull(new.status, ''), 1 FROM records AS r
         WHERE r.id = new.record_id AND new.user_id IS NOT NULL
-        ON CONFLICT (dataset_id, user_id, record_status) DO UPDATE SET n = n + 1;
+        ON CONFLICT (dataset_id, user_id, record_status, status) DO UPDATE SET n = n + 1;
     END""",
 ]
 
 _COUNT_BACKFILL = [
     "DELETE FROM lb_record_count",
-    "DELETE FROM lb_response_count",
+    "DELETE FROM lb_user_response_count",
     "INSERT INTO lb_record_count (dataset_id, status, n) "
     "SELECT dataset_id, ifnull(status, ''), count(*) FROM records GROUP BY 1, 2",
-    "INSERT INTO lb_response_count (dataset_id, user_id, record_status, n) "
-    "SELECT r.dataset_id, rs.user_id, ifnull(r.status, ''), count(*) "
+    "INSERT INTO lb_user_response_count (dataset_id, user_id, record_status, status, n) "
+    "SELECT r.dataset_id, rs.user_id, ifnull(r.status, ''), ifnull(rs.status, ''), count(*) "
     "FROM responses AS rs JOIN records AS r ON r.id = rs.record_id "
-    "WHERE rs.user_id IS NOT NULL GROUP BY 1, 2, 3",
+    "WHERE rs.user_id IS NOT NULL GROUP BY 1, 2, 3, 4",
 ]
 
 _SCHEMA = [
@@ -242,28 +261,50 @@ def metadata_index_name(property_id: str) -> str:
     return _METADATA_INDEX_PREFIX + property_id
 
 
+def metadata_index_sql(name: str, others: Sequence[str], dataset_id: str, index: str) -> str:
+    """The CREATE INDEX of property `name`'s index: its value, then the dataset's other properties' values.
+
+    The other values (in the order the properties were made) let a count of records matching
+    several metadata conditions stay in the index: a condition on the next column is part of the
+    seek after the first's equality, and the others are compared in the index entries.
+    """
+    columns = ", ".join(metadata_value_sql("metadata", n) for n in [name, *others])
+    return f"CREATE INDEX {index} ON records ({columns}) WHERE dataset_id = {sql_text(dataset_id)}"
+
+
 def sync_metadata_indexes(conn: sqlite3.Connection, dataset_id: str | None = None) -> None:
     """Create the missing metadata indexes (of one dataset, or all) and drop those of deleted properties.
 
-    Runs inside the caller's write transaction; `IF NOT EXISTS` makes a concurrent creator harmless.
+    An index whose columns no longer match its dataset's properties (one was added or deleted, or
+    it predates the other properties' columns) is made again. Runs inside the caller's write
+    transaction; `IF NOT EXISTS` makes a concurrent creator harmless.
     """
     rows = conn.execute(
-        "SELECT id, dataset_id, name FROM metadata_properties WHERE ? IS NULL OR dataset_id = ?",
+        "SELECT id, dataset_id, name FROM metadata_properties WHERE ? IS NULL OR dataset_id = ? "
+        "ORDER BY inserted_at, rowid",
         (dataset_id, dataset_id),
     ).fetchall()
-    for property_id, property_dataset_id, name in rows:
+    names: dict[str, list[str]] = {}
+    for _, property_dataset_id, name in rows:
+        names.setdefault(hex_id(property_dataset_id), []).append(name)
+    existing = dict(
         conn.execute(
-            f"CREATE INDEX IF NOT EXISTS {metadata_index_name(hex_id(property_id))} "
-            f"ON records ({metadata_value_sql('metadata', name)}) "
-            f"WHERE dataset_id = {sql_text(hex_id(property_dataset_id))}"
-        )
-    live = {metadata_index_name(hex_id(row[0])) for row in conn.execute("SELECT id FROM metadata_properties")}
-    existing = conn.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'records' "
-        "AND substr(name, 1, ?) = ?",
-        (len(_METADATA_INDEX_PREFIX), _METADATA_INDEX_PREFIX),
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'records' "
+            "AND substr(name, 1, ?) = ?",
+            (len(_METADATA_INDEX_PREFIX), _METADATA_INDEX_PREFIX),
+        ).fetchall()
     )
-    for (index,) in list(existing):
+    for property_id, property_dataset_id, name in rows:
+        dataset = hex_id(property_dataset_id)
+        index = metadata_index_name(hex_id(property_id))
+        others = [n for n in names[dataset] if n != name]
+        wanted = metadata_index_sql(name, others, dataset, index)
+        if index in existing and existing[index] != wanted:
+            conn.execute(f'DROP INDEX IF EXISTS "{index}"')
+        if existing.get(index) != wanted:
+            conn.execute(wanted.replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS", 1))
+    live = {metadata_index_name(hex_id(row[0])) for row in conn.execute("SELECT id FROM metadata_properties")}
+    for index in existing:
         if index not in live:
             conn.execute(f'DROP INDEX IF EXISTS "{index}"')
 
@@ -307,7 +348,12 @@ def _create_schema(conn: sqlite3.Connection) -> None:
     """The tables, triggers and indexes, and the backfills a database made before them needs."""
     has_docs = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'lb_text_doc'").fetchone()
     # The counts and their triggers come together (one transaction): filled here once.
-    has_counts = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'lb_count_responses_au'").fetchone()
+    has_counts = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE name = 'lb_count_user_responses_au'"
+    ).fetchone()
+    if not has_counts:
+        for statement in _OLD_COUNT_OBJECTS:
+            conn.execute(statement)
     for statement in _SCHEMA:
         conn.execute(statement)
     if not has_docs:

@@ -137,6 +137,45 @@ def _walk(filter: Any) -> _Walk | None:
     return _Walk(countable=countable, statuses=statuses, pending_user=pending_user)
 
 
+@dataclasses.dataclass(frozen=True)
+class _Answers:
+    """A user-ordered search for one user's own answers (response statuses without "pending")."""
+
+    user: str
+    statuses: list[str]
+    record_statuses: list[Any] | None
+
+
+def _answers(filter: Any) -> _Answers | None:
+    """The user and statuses when the filter is "this user's answers with these statuses" and at most
+    a record status: those are read from the user's responses in the user's order, not sorted."""
+    answers: _Answers | None = None
+    record_statuses = None
+    for f in _flatten(filter):
+        scope = f.scope
+        if isinstance(scope, RecordFilterScope) and str(scope.property) == "status":
+            if not isinstance(f, TermsFilter) or record_statuses is not None:
+                return None
+            record_statuses = list(f.values)
+        elif (
+            isinstance(scope, ResponseFilterScope)
+            and scope.property == "status"
+            and not scope.question
+            and scope.user is not None
+            and isinstance(f, TermsFilter)
+            and answers is None
+        ):
+            statuses = [str(v) for v in f.values]
+            if not statuses or "pending" in statuses:
+                return None
+            answers = _Answers(hex_id(scope.user.id), statuses, None)
+        else:
+            return None
+    if answers is None:
+        return None
+    return dataclasses.replace(answers, record_statuses=record_statuses)
+
+
 def _text_fields(conn: sqlite3.Connection, dataset_id: str) -> dict[str, str]:
     rows = conn.execute(
         "SELECT name, json_extract(settings, '$.type') FROM fields WHERE dataset_id = ?", (dataset_id,)
@@ -214,30 +253,57 @@ class _Selection:
 _DRIVING_SHARE = 0.2
 
 
-def _driving_index(q: Query) -> str | None:
-    """The metadata index whose condition matches fewest records, if few enough to be worth walking.
+# A metadata condition matching at most 1/this of the dataset is selective: its index drives the
+# search (and counts), rather than the first terms condition's index counting every match of it.
+_SELECTIVE_SHARE = 64
 
-    Without statistics SQLite rates every equality alike, so between `dataset_id = ?` and a
-    metadata equality (or a wide range and a narrow one) its pick is a coin toss; counting the
-    matches in the indexes themselves costs well under a millisecond per 10k entries.
-    """
-    if not q.indexed:
-        return None
-    size = q.conn.execute("SELECT count(*) FROM records WHERE dataset_id = ?", (q.dataset_id,)).fetchone()[0]
-    cap = int(size * _DRIVING_SHARE)
-    best: tuple[int, str] | None = None
-    for index, condition in q.indexed:
+
+def _has_selective_condition(q: Query, cap: int) -> bool:
+    """Whether some indexed metadata condition matches at most `cap` records (each count stops there)."""
+    for index, condition, _ in q.indexed:
         matches = q.conn.execute(
             f"SELECT count(*) FROM (SELECT 1 FROM records AS r INDEXED BY {index} WHERE {condition} "
             f"LIMIT {cap + 1})",
             q.params,
         ).fetchone()[0]
-        if matches <= cap and (best is None or matches < best[0]):
+        if matches <= cap:
+            return True
+    return False
+
+
+def _dataset_size(conn: sqlite3.Connection, dataset_id: str) -> int:
+    """The dataset's records, from the counts table (a count of them reads the whole index)."""
+    row = conn.execute("SELECT sum(n) FROM lb_record_count WHERE dataset_id = ?", (dataset_id,)).fetchone()
+    return int(row[0] or 0)
+
+
+def _driving_index(q: Query) -> str | None:
+    """The metadata index whose condition matches fewest records, if few enough to be worth walking.
+
+    Without statistics SQLite rates every equality alike, so between `dataset_id = ?` and a
+    metadata equality (or a wide range and a narrow one) its pick is a coin toss; counting the
+    matches in the indexes themselves costs well under a millisecond per 10k entries. Each count
+    stops past the best so far, and terms (usually the narrower) are counted first.
+    """
+    if not q.indexed:
+        return None
+    cap = int(_dataset_size(q.conn, q.dataset_id) * _DRIVING_SHARE)
+    best: tuple[int, str] | None = None
+    for index, condition, _ in sorted(q.indexed, key=lambda entry: not entry[2]):
+        limit = cap if best is None else min(cap, best[0] - 1)
+        if limit < 0:
+            break
+        matches = q.conn.execute(
+            f"SELECT count(*) FROM (SELECT 1 FROM records AS r INDEXED BY {index} WHERE {condition} "
+            f"LIMIT {limit + 1})",
+            q.params,
+        ).fetchone()[0]
+        if matches <= limit:
             best = (matches, index)
     return best[1] if best else None
 
 
-def _select(q: Query, query: TextQuery | str | None, filter: Any) -> _Selection:
+def _select(q: Query, query: TextQuery | str | None, filter: Any, *, drive: bool = True) -> _Selection:
     joins = ""
     score = None
     if query is not None:
@@ -247,10 +313,18 @@ def _select(q: Query, query: TextQuery | str | None, filter: Any) -> _Selection:
     if filter is not None:
         conditions.append(q.condition(filter))
     # With a text query the matches come from FTS5 and records are read by id instead.
-    index = _driving_index(q) if query is None else None
-    records = f"records AS r INDEXED BY {index}" if index else "records AS r"
+    index = _driving_index(q) if query is None and drive else None
     where = " AND ".join(conditions)
-    return _Selection(f"FROM {records}{joins} WHERE {where}", score, q.params, where, index)
+    selection = _Selection(f"FROM records AS r{joins} WHERE {where}", score, q.params, where, None)
+    return _with_index(selection, index)
+
+
+def _with_index(selection: _Selection, index: str | None) -> _Selection:
+    """The selection reading its records through `index` (a metadata index), if one is given."""
+    if index is None:
+        return selection
+    from_where = selection.from_where.replace("FROM records AS r", f"FROM records AS r INDEXED BY {index}", 1)
+    return dataclasses.replace(selection, from_where=from_where, driving=index)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -278,15 +352,32 @@ def search_statements(
     user_id: Any = None,
 ) -> SearchStatements:
     """Build the SQL for `LabelbookSearchEngine.search` (public so tests can check its query plans)."""
-    walk = _walk(filter) if user_id is not None and not sort and query is None else None
+    user_ordered = user_id is not None and not sort and query is None
+    answers = _answers(filter) if user_ordered else None
+    if answers is not None:
+        return _answers_statements(Query(conn, dataset_id), answers, _user_start(user_id, dataset_id))
+    walk = _walk(filter) if user_ordered else None
     q = Query(conn, dataset_id, probe_responses=walk is not None)
-    selection = _select(q, query, filter)
+    selection = _select(q, query, filter, drive=walk is None)
     params = selection.params
-    if user_id is not None and not sort and query is None:
+    if user_ordered:
         params["start"] = _user_start(user_id, dataset_id)
         params["start_prefix"] = int(params["start"][:4], 16)
-        if walk is not None and selection.driving is None:
-            return _queue_statements(q, selection, walk, filter)
+    if walk is not None and q.indexed:
+        # Metadata conditions: the exact total is counted now in one metadata index (a terms
+        # condition's, first: they carry every property's value, so the other conditions are
+        # compared in its entries, not the records). Many matches are then walked in the user's
+        # order, as a queue; few are read through the most selective index and sorted.
+        size = _dataset_size(conn, dataset_id)
+        if not _has_selective_condition(q, size // _SELECTIVE_SHARE):
+            first = sorted(q.indexed, key=lambda entry: not entry[2])[0][0]
+            counted = _with_index(selection, first)
+            total = conn.execute(f"SELECT count(*) {counted.from_where}", params).fetchone()[0]
+            if total * total >= _WALK_PAGE * size:
+                return _queue_statements(q, selection, walk, filter, total=total)
+        selection = _with_index(selection, _driving_index(q))
+    if walk is not None and selection.driving is None:
+        return _queue_statements(q, selection, walk, filter)
     total = ", count(*) OVER () AS total"
     if sort:
         # Elasticsearch returns no score when sorting on fields; ties keep insertion order.
@@ -344,14 +435,17 @@ def search_statements(
     )
 
 
-def _queue_statements(q: Query, selection: _Selection, walk: _Walk, filter: Any) -> SearchStatements:
+def _queue_statements(
+    q: Query, selection: _Selection, walk: _Walk, filter: Any, total: int | None = None
+) -> SearchStatements:
     """A user's queue: their order read from the order index, a page's worth of entries at a time.
 
     The order is the dataset's records by id from the user's start to the end, then from the
     beginning to the start; each part reads its index range in order and stops after `limit +
     offset` matches (a page deep into the queue reads the pages before it, as Elasticsearch does).
     Conditions are checked per candidate ("no response from this user" is one index probe). The
-    total comes from the counts tables when the filter allows, else from a count of the matches.
+    total comes from the counts tables when the filter allows, else from a count of the matches
+    (`total`, when the caller counted them already).
     """
     params = selection.params
 
@@ -376,9 +470,12 @@ def _queue_statements(q: Query, selection: _Selection, walk: _Walk, filter: Any)
                 f" AND record_status IN {q.bind_list(walk.statuses)}" if walk.statuses is not None else ""
             )
             count += (
-                " - ifnull((SELECT sum(n) FROM lb_response_count WHERE dataset_id = :dataset_id "
+                " - ifnull((SELECT sum(n) FROM lb_user_response_count WHERE dataset_id = :dataset_id "
                 f"AND user_id = {q.bind(walk.pending_user)}{record_statuses}), 0)"
             )
+    elif total is not None:
+        params["total"] = total
+        count = "SELECT :total"
     else:
         # Counting every match: the user's responses read once into a set beats a probe per record.
         counting = Query(q.conn, q.dataset_id, prefix="c")
@@ -386,6 +483,54 @@ def _queue_statements(q: Query, selection: _Selection, walk: _Walk, filter: Any)
         params.update(counting.params)
         count = f"SELECT count(*) FROM records AS r WHERE r.dataset_id = :dataset_id AND {condition}"
     return SearchStatements(page=page, count=count, params=params, page_counts=False)
+
+
+def _answers_statements(q: Query, answers: _Answers, start: str) -> SearchStatements:
+    """A user's own answers in the user's order: their responses read in record id order.
+
+    `lb_ix_responses_user_record` holds each user's responses by record id, status covered: each
+    part of the rotation (from the user's start to the end, then from the beginning) reads its
+    range until `limit + offset` responses have the statuses and their records are in the dataset
+    (one probe of the order index each). The total is a lookup in the counts table.
+    """
+    params = q.params
+    params["start"] = start
+    params["start_prefix"] = int(start[:4], 16)
+    user = q.bind(answers.user)
+    statuses = q.bind_list(answers.statuses)
+    record_statuses = ""
+    if answers.record_statuses is not None:
+        record_statuses = f" AND r.status IN {q.bind_list(answers.record_statuses)}"
+
+    def part(wrapped: int, comparison: str) -> str:
+        return (
+            f"SELECT * FROM (SELECT rs.record_id AS id, {wrapped} AS wrapped "
+            "FROM responses AS rs INDEXED BY lb_ix_responses_user_record "
+            f"WHERE rs.user_id = {user} AND rs.record_id {comparison} :start AND +rs.status IN {statuses} "
+            f"AND EXISTS (SELECT 1 FROM records AS r INDEXED BY {_ORDER_INDEX} "
+            f"WHERE r.dataset_id = :dataset_id AND r.id = rs.record_id{record_statuses}) "
+            "ORDER BY rs.record_id LIMIT :limit + :offset)"
+        )
+
+    page = (
+        f"SELECT id, {_queue_score_sql('id', 'wrapped')} AS score "
+        f"FROM ({part(0, '>=')} UNION ALL {part(1, '<')}) ORDER BY wrapped, id LIMIT :limit OFFSET :offset"
+    )
+    record_status_match = (
+        f" AND record_status IN {q.bind_list(answers.record_statuses)}"
+        if answers.record_statuses is not None
+        else ""
+    )
+    count = (
+        "SELECT ifnull((SELECT sum(n) FROM lb_user_response_count WHERE dataset_id = :dataset_id "
+        f"AND user_id = {user} AND status IN {statuses}{record_status_match}), 0)"
+    )
+    return SearchStatements(page=page, count=count, params=params, page_counts=False)
+
+
+# A selective metadata filter's matches are walked in the user's order (a queue's reads) when a
+# page of this many is expected within fewer candidates than there are matches to sort.
+_WALK_PAGE = 50
 
 
 def matching_ids(

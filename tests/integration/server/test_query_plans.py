@@ -27,7 +27,7 @@ from argilla_server.search_engine.base import (
     TextQuery,
 )
 
-from labelbook.server import ServerPaths
+from labelbook.server import ServerPaths, statements
 from labelbook.server.engine import ensure_schema, search_statements
 
 
@@ -274,7 +274,10 @@ def test_a_selective_metadata_filter_reads_its_index(
     for search in ({"filter": metadata(filter)}, {"filter": metadata(other, filter), "user_id": user.id}):
         details = plan(conn, dataset_id, **search)
         searches = [d for d in details if d.startswith("SEARCH r ")]
-        assert searches == [f"SEARCH r USING INDEX {index} {constraint}"] * 2, details
+        # The index seeks its own condition (and, in the user's order, the other condition too:
+        # every metadata index carries the dataset's other properties' values).
+        assert len(searches) == 2, details
+        assert all(d.startswith(f"SEARCH r USING INDEX {index} {constraint[:-1]}") for d in searches), details
 
 
 def test_an_unselective_metadata_filter_leaves_the_dataset_index_to_the_planner(
@@ -437,3 +440,158 @@ def test_labelbooks_pull_pages_seek_their_cursor_in_the_insertion_order_index(
     page = conn.execute(str(compiled))
     column = [name for name, *_ in page.description].index("id")
     assert [row[column] for row in page] == [row[0] for row in ordered][10:15]
+
+
+def run(
+    conn: sqlite3.Connection, dataset_id: str, limit: int, offset: int, **search: Any
+) -> tuple[list[str], int]:
+    """(the page's record ids, the total) as the engine reads them."""
+    found = search_statements(conn, dataset_id, **search)
+    rows = conn.execute(found.page, {**found.params, "limit": limit, "offset": offset}).fetchall()
+    if found.page_counts and rows:
+        return [row[0] for row in rows], rows[0][2]
+    return [row[0] for row in rows], conn.execute(found.count, found.params).fetchone()[0]
+
+
+def test_a_users_own_answers_are_read_from_their_responses_in_the_users_order(
+    planned: tuple[sqlite3.Connection, str, Any],
+) -> None:
+    conn, dataset_id, user = planned
+    found = search_statements(conn, dataset_id, filter=status(["draft"], user), user_id=user.id)
+    page = [
+        row[3]
+        for row in conn.execute(
+            f"EXPLAIN QUERY PLAN {found.page}", {**found.params, "limit": 50, "offset": 0}
+        )
+    ]
+    # Both parts of the rotation read the user's responses from the user's start, in record id
+    # order, each candidate's record probed once: no read of all the answers, no sort of them.
+    walks = [d for d in page if d.startswith("SEARCH rs ")]
+    assert walks == [
+        "SEARCH rs USING COVERING INDEX lb_ix_responses_user_record (user_id=? AND record_id>?)",
+        "SEARCH rs USING COVERING INDEX lb_ix_responses_user_record (user_id=? AND record_id<?)",
+    ], page
+    assert (
+        page.count("SEARCH r USING COVERING INDEX lb_ix_records_dataset_order (dataset_id=? AND id=?)") == 2
+    )
+    count = [row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {found.count}", found.params)]
+    assert not any("records" in d or "responses" in d for d in count), count
+    assert any("lb_user_response_count" in d for d in count), count
+
+
+USER_ORDERED = {
+    # The owner's answers here are drafts.
+    "draft": lambda user: status(["draft"], user),
+    "draft or discarded": lambda user: status(["draft", "discarded"], user),
+    "draft, pending records": lambda user: AndFilter(
+        [
+            TermsFilter(ResponseFilterScope(property="status", user=user), ["draft"]),
+            TermsFilter(RecordFilterScope("status"), ["pending"]),
+        ]
+    ),
+    "metadata": lambda user: metadata(
+        TermsFilter(MetadataFilterScope("lang"), ["en", "fr"]), RangeFilter(MetadataFilterScope("n"), ge=3)
+    ),
+    "rare metadata": lambda user: metadata(TermsFilter(MetadataFilterScope("lang"), ["de"])),
+    "pending, by metadata": lambda user: metadata(
+        TermsFilter(ResponseFilterScope(property="status", user=user), ["pending"]),
+        TermsFilter(MetadataFilterScope("lang"), ["en"]),
+        RangeFilter(MetadataFilterScope("n"), le=20),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(USER_ORDERED))
+def test_walked_searches_answer_what_reading_and_sorting_every_match_answers(
+    planned: tuple[sqlite3.Connection, str, Any], monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    conn, dataset_id, user = planned
+    search = {"filter": USER_ORDERED[case](user), "user_id": user.id}
+    # The user's whole order restricted to the matches, as reading every match and sorting does.
+    monkeypatch.setattr(statements, "_answers", lambda filter: None)
+    monkeypatch.setattr(statements, "_WALK_PAGE", 10**9)
+    sorted_pages = [run(conn, dataset_id, 4, offset, **search) for offset in range(0, 32, 4)]
+    whole, total = run(conn, dataset_id, 100, 0, **search)
+    assert [i for page, _ in sorted_pages for i in page] == whole and total == len(whole) > 0
+    monkeypatch.undo()
+    monkeypatch.setattr(statements, "_WALK_PAGE", 0)  # walk whenever metadata could
+    walked = search_statements(conn, dataset_id, **search)
+    assert not walked.page_counts and "ORDER BY wrapped, id" in walked.page
+    assert [run(conn, dataset_id, 4, offset, **search) for offset in range(0, 32, 4)] == sorted_pages
+    # Past the end: no rows, the total still exact.
+    assert run(conn, dataset_id, 4, 100, **search) == ([], total)
+
+
+def test_many_metadata_matches_are_walked_in_the_users_order_and_counted_in_one_index(
+    planned: tuple[sqlite3.Connection, str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conn, dataset_id, user = planned
+    monkeypatch.setattr(statements, "_WALK_PAGE", 1)  # 30 records: "many" is more than sqrt(30)
+    indexes = metadata_indexes(conn, dataset_id)
+    found = search_statements(conn, dataset_id, filter=USER_ORDERED["metadata"](user), user_id=user.id)
+    page = [
+        row[3]
+        for row in conn.execute(
+            f"EXPLAIN QUERY PLAN {found.page}", {**found.params, "limit": 50, "offset": 0}
+        )
+    ]
+    assert [d for d in page if d.startswith("SEARCH r ")] == [
+        "SEARCH r USING INDEX lb_ix_records_dataset_order (dataset_id=? AND id>?)",
+        "SEARCH r USING INDEX lb_ix_records_dataset_order (dataset_id=? AND id<?)",
+    ], page
+    # The total was counted while building the statements: in lang's index, which seeks n's range too.
+    assert found.count == "SELECT :total" and found.params["total"] == 25
+    counted = search_statements(
+        conn, dataset_id, filter=USER_ORDERED["metadata"](user), user_id=None
+    ).count.replace("FROM records AS r", f"FROM records AS r INDEXED BY {indexes['lang']}")
+    plan_rows = [row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {counted}", found.params)]
+    # n's range is part of the seek: n is lang's index's next column (properties in the order they
+    # were made; "late", added since, comes last).
+    assert plan_rows == [f"SEARCH r USING INDEX {indexes['lang']} (<expr>=? AND <expr>>? AND <expr><?)"], (
+        plan_rows
+    )
+
+
+def test_a_metadata_index_carries_the_other_properties_and_is_made_again_when_they_change(
+    tmp_path: Any, lb_server: Any, planned: tuple[sqlite3.Connection, str, Any]
+) -> None:
+    _, dataset_id, _ = planned
+    source = sqlite3.connect(ServerPaths(lb_server.data_dir).database)
+    copy = tmp_path / "copy.db"
+    with sqlite3.connect(copy) as target:
+        source.backup(target)
+    source.close()
+    with sqlite3.connect(copy) as conn:
+        indexes = metadata_indexes(conn, dataset_id)
+        sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = ?", (indexes["lang"],)).fetchone()[0]
+        assert sql.index("'$.\"lang\"'") < sql.index("'$.\"n\"'") < sql.index("'$.\"tags\"'")
+        if "'$.\"late\"'" in sql:  # added to the published dataset by another test
+            assert sql.index("'$.\"tags\"'") < sql.index("'$.\"late\"'")
+        # An index of the layout before (its own value only) is made again.
+        conn.execute(f"DROP INDEX {indexes['n']}")
+        conn.execute(
+            f"CREATE INDEX {indexes['n']} ON records (json_extract(metadata, '$.\"n\"')) "
+            f"WHERE dataset_id = '{dataset_id}'"
+        )
+    ensure_schema(copy)
+    with sqlite3.connect(copy) as conn:
+        sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = ?", (indexes["n"],)).fetchone()[0]
+        assert "'$.\"lang\"'" in sql and "'$.\"tags\"'" in sql, sql
+
+
+def test_a_selective_metadata_condition_drives_even_beside_an_unselective_terms_condition(
+    planned: tuple[sqlite3.Connection, str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conn, dataset_id, user = planned
+    monkeypatch.setattr(statements, "_WALK_PAGE", 0)  # a walk, were nothing selective
+    monkeypatch.setattr(statements, "_SELECTIVE_SHARE", 10)  # 30 records: 3 matches are few
+    indexes = metadata_indexes(conn, dataset_id)
+    unselective = TermsFilter(MetadataFilterScope("lang"), ["en", "fr", "de"])
+    for rare, index in (
+        (RangeFilter(MetadataFilterScope("n"), ge=2, le=4), indexes["n"]),
+        (TermsFilter(MetadataFilterScope("lang"), ["de"]), indexes["lang"]),
+    ):
+        found = search_statements(conn, dataset_id, filter=metadata(unselective, rare), user_id=user.id)
+        # Not counted in the terms condition's index (all 30 entries) and walked: read through the
+        # rare condition's index and sorted.
+        assert found.page_counts and f"INDEXED BY {index}" in found.page, found.page

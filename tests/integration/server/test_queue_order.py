@@ -170,7 +170,8 @@ def counts(conn: sqlite3.Connection) -> tuple[list[Any], list[Any]]:
         sorted(conn.execute("SELECT dataset_id, status, n FROM lb_record_count WHERE n != 0").fetchall()),
         sorted(
             conn.execute(
-                "SELECT dataset_id, user_id, record_status, n FROM lb_response_count WHERE n != 0"
+                "SELECT dataset_id, user_id, record_status, status, n "
+                "FROM lb_user_response_count WHERE n != 0"
             ).fetchall()
         ),
     )
@@ -178,8 +179,8 @@ def counts(conn: sqlite3.Connection) -> tuple[list[Any], list[Any]]:
         sorted(conn.execute("SELECT dataset_id, status, count(*) FROM records GROUP BY 1, 2").fetchall()),
         sorted(
             conn.execute(
-                "SELECT r.dataset_id, rs.user_id, r.status, count(*) FROM responses AS rs "
-                "JOIN records AS r ON r.id = rs.record_id GROUP BY 1, 2, 3"
+                "SELECT r.dataset_id, rs.user_id, r.status, rs.status, count(*) FROM responses AS rs "
+                "JOIN records AS r ON r.id = rs.record_id GROUP BY 1, 2, 3, 4"
             ).fetchall()
         ),
     )
@@ -235,13 +236,65 @@ def test_ensure_schema_fills_the_counts_of_an_existing_database(
         ).fetchall():
             conn.execute(f"DROP TRIGGER {trigger}")
         conn.execute("DROP TABLE lb_record_count")
-        conn.execute("DROP TABLE lb_response_count")
+        conn.execute("DROP TABLE lb_user_response_count")
+        # The counts of a database before response statuses were counted: replaced.
+        conn.execute(
+            "CREATE TABLE lb_response_count (dataset_id, user_id, record_status, n, "
+            "PRIMARY KEY (dataset_id, user_id, record_status))"
+        )
+        conn.execute(
+            "CREATE TRIGGER lb_count_responses_ai AFTER INSERT ON responses BEGIN "
+            "INSERT INTO lb_response_count VALUES (NULL, NULL, NULL, 1); END"
+        )
         conn.execute("DROP INDEX lb_ix_records_dataset_order")
     ensure_schema(copy)
     ensure_schema(copy)
     with sqlite3.connect(copy) as conn:
         kept, truth = counts(conn)
         assert kept == truth and truth[0] and truth[1]
+        assert not conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE name IN ('lb_response_count', 'lb_count_responses_ai')"
+        ).fetchone()
         assert conn.execute(
             "SELECT 1 FROM sqlite_master WHERE name = 'lb_ix_records_dataset_order'"
         ).fetchone()
+
+
+@pytest.mark.parametrize(
+    ("who", "scope", "value"),
+    [
+        (0, "response", "draft"),
+        (1, "response", "draft"),
+        (1, "response", "submitted"),
+        (3, "response", "submitted"),
+        (2, "metadata", "a"),
+    ],
+)
+def test_filters_page_through_the_users_order_restricted_to_their_matches(
+    queue: Queue, who: int, scope: str, value: str
+) -> None:
+    annotator = queue.annotators[who]
+    dataset_id = uuid.UUID(queue.dataset_id).hex
+    with sqlite3.connect(queue.database) as conn:
+        if scope == "response":
+            search_scope = {"entity": "response", "property": "status"}
+            rows = conn.execute(
+                "SELECT r.external_id FROM responses AS rs JOIN records AS r ON r.id = rs.record_id "
+                "WHERE r.dataset_id = ? AND rs.user_id = ? AND rs.status = ?",
+                (dataset_id, queue.annotator_ids[who].hex, value),
+            ).fetchall()
+        else:
+            search_scope = {"entity": "metadata", "metadata_property": "half"}
+            rows = conn.execute(
+                "SELECT external_id FROM records "
+                "WHERE dataset_id = ? AND json_extract(metadata, '$.half') = ?",
+                (dataset_id, value),
+            ).fetchall()
+    expected = {row[0] for row in rows}
+    search = {"filters": {"and": [{"type": "terms", "scope": search_scope, "values": [value]}]}}
+    order, _ = queue.search(annotator, {}, limit=RECORDS)
+    whole, total = queue.search(annotator, search, limit=RECORDS)
+    assert whole == [i for i in order if i in expected]
+    assert total == len(expected)
+    assert queue.paged(annotator, search) == whole
+    assert queue.search(annotator, search, limit=10, offset=RECORDS) == ([], total)
