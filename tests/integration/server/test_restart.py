@@ -90,6 +90,28 @@ def test_a_restart_keeps_contractors_logged_in(own_server: OwnServer) -> None:
     assert secret.strip() not in logs
 
 
+def test_start_upgrades_an_existing_databases_search_schema_before_the_api_and_its_timeout(
+    own_server: OwnServer,
+) -> None:
+    """At a million records rebuilding the search indexes takes minutes; inside the API it ran
+    against the start's 90 s wait, and a start that timed out rolled it back every time."""
+    import sqlite3
+
+    from labelbook.server import schema
+
+    database = ServerPaths(own_server.data_dir).database
+    server.stop(own_server.data_dir)
+    with sqlite3.connect(database) as conn:
+        conn.execute("DROP INDEX lb_ix_records_dataset_inserted")
+    schema._schema_ready.discard(str(database))
+    assert server.start(own_server.data_dir, port=own_server.port).state == "running"
+    assert str(database) in schema._schema_ready  # upgraded here, in the launcher, before the API started
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as conn:
+        assert conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE name = 'lb_ix_records_dataset_inserted'"
+        ).fetchone()
+
+
 def test_start_of_a_running_server_does_not_print_the_login_again(own_server: OwnServer) -> None:
     info = server.status(own_server.data_dir)
     assert info.credentials is not None
