@@ -431,13 +431,19 @@ def _prune_snapshots(database: str, settings_ids: set[str]) -> None:
 
 
 def _scan_scores(
-    conn: sqlite3.Connection, settings_id: str, target: np.ndarray
-) -> tuple[list[str], np.ndarray]:
-    """Every vector's cosine score against `target`, read straight from the table (no cache needed)."""
+    conn: sqlite3.Connection,
+    settings_id: str,
+    target: np.ndarray,
+    give_up: Callable[[], bool] = lambda: False,
+) -> tuple[list[str], np.ndarray] | None:
+    """Every vector's cosine score against `target`, read straight from the table (no cache needed);
+    None as soon as `give_up()` says so between chunks (the cache came in meanwhile)."""
     rowids: list[np.ndarray] = []
     ids: list[str] = []
     scores: list[np.ndarray] = []
     for chunk_rowids, chunk_ids, block in _vector_chunks(conn, settings_id):
+        if give_up():
+            return None
         rowids.append(chunk_rowids)
         ids.extend(chunk_ids)
         scores.append((1.0 + block @ target) / 2.0)
@@ -536,8 +542,12 @@ def with_scores(
             # Elasticsearch's cosine score: (1 + cosine) / 2, in [0, 1].
             return then(matrix.ids, (1.0 + matrix.matrix @ target) / 2.0)
     _start_loading(database, settings_id, matrix)
-    ids, scores = _scan_scores(conn, settings_id, target)
-    return then(ids, scores)
+    # A scan of 1M vectors takes about a minute; a cache loading from its snapshot is in within
+    # seconds: the scan stops when the cache is ready and the search is answered from it.
+    scanned = _scan_scores(conn, settings_id, target, give_up=lambda: matrix.ready)
+    if scanned is None:
+        return with_scores(conn, database, settings_id, target, then)
+    return then(*scanned)
 
 
 def nearest(

@@ -129,6 +129,60 @@ def test_a_search_before_the_cache_is_loaded_scans_and_never_waits(
         assert warm.total == cold.total
 
 
+def test_a_scan_hands_over_to_the_cache_as_soon_as_it_is_in(
+    vectors_dataset: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At 1M records a scan takes about a minute and a cache from its snapshot seconds: a search
+    that began scanning is answered from the cache once it is in, not at the scan's end."""
+    world = vectors_dataset
+    database = str(world["database"])
+    monkeypatch.setattr(vectors, "_matrices", {})
+    monkeypatch.setattr(vectors, "_CHUNK", 100)  # 30 chunks
+    release = threading.Event()
+    real_load, real_restore, real_chunks = (
+        vectors._load_matrix,
+        vectors._restore_snapshot,
+        vectors._vector_chunks,
+    )
+
+    def held_back_load(*args: Any) -> Any:
+        release.wait(timeout=60)
+        return real_load(*args)
+
+    def held_back_restore(*args: Any) -> Any:  # the earlier test's load left a snapshot
+        release.wait(timeout=60)
+        return real_restore(*args)
+
+    scanned: list[int] = []
+
+    def chunks(conn: sqlite3.Connection, settings_id: str) -> Any:
+        for n, chunk in enumerate(real_chunks(conn, settings_id)):
+            if threading.current_thread().name.startswith("lb-vectors-"):  # the cache's own load
+                yield chunk
+                continue
+            scanned.append(n)
+            if n == 1:  # the search is scanning: let the cache in, and wait until it is
+                release.set()
+                matrix = vectors._matrix_for(database, world["settings_id"])
+                deadline = time.monotonic() + 60
+                while not matrix.ready and time.monotonic() < deadline:
+                    time.sleep(0.02)
+            yield chunk
+
+    monkeypatch.setattr(vectors, "_load_matrix", held_back_load)
+    monkeypatch.setattr(vectors, "_restore_snapshot", held_back_restore)
+    monkeypatch.setattr(vectors, "_vector_chunks", chunks)
+    search_engine = engine.LabelbookSearchEngine(database)
+    query = world["values"][3] - world["values"][4]
+    found = asyncio.run(
+        search_engine.similarity_search(
+            world["dataset"], world["settings"], value=query.tolist(), max_results=10
+        )
+    )
+    assert [item.record_id.hex for item in found.items] == expected_top(world, query, 10)
+    assert scanned == [0, 1]  # the scan stopped at the chunk after the cache came in, of 30
+
+
 def test_warming_at_start_loads_every_vector_settings(
     vectors_dataset: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
