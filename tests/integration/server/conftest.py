@@ -1,5 +1,6 @@
 """A webhook subscriber on 127.0.0.1 that records what the server's rq worker delivers to it; a workspace
-with annotator accounts (`make_team`)."""
+with annotator accounts (`make_team`); a dataset of
+records with random vectors (`make_vector_dataset`)."""
 
 from __future__ import annotations
 
@@ -102,5 +103,58 @@ def make_team(argilla_client: Any) -> Callable[[str, int], Team]:
             user.add_to_workspace(workspace)
             users.append(user)
         return Team(tag, workspace, users)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def make_vector_dataset(lb_server: Any, argilla_client: Any) -> Callable[..., dict[str, Any]]:
+    """A dataset of `records` records `r0`, `r1`... each with a random `dimensions`-d vector "emb"."""
+    import sqlite3
+    from types import SimpleNamespace
+
+    import argilla as rg
+    import numpy as np
+
+    from labelbook.server import ServerPaths
+
+    def make(prefix: str, records: int, dimensions: int, seed: int) -> dict[str, Any]:
+        tag = uuid.uuid4().hex[:8]
+        workspace = rg.Workspace(name=f"{prefix}-{tag}", client=argilla_client).create()
+        dataset = rg.Dataset(
+            name=f"{prefix}-{tag}",
+            workspace=workspace,
+            settings=rg.Settings(
+                fields=[rg.TextField("text")],
+                questions=[rg.LabelQuestion("label", labels=["a", "b"])],
+                vectors=[rg.VectorField(name="emb", dimensions=dimensions)],
+            ),
+            client=argilla_client,
+        ).create()
+        values = np.random.default_rng(seed).normal(size=(records, dimensions)).round(4)
+        dataset.records.log(
+            [
+                rg.Record(id=f"r{i}", fields={"text": f"item {i}"}, vectors={"emb": values[i].tolist()})
+                for i in range(records)
+            ]
+        )
+        database = ServerPaths(lb_server.data_dir).database
+        with sqlite3.connect(database) as conn:
+            (settings_id,) = conn.execute(
+                "SELECT id FROM vectors_settings WHERE dataset_id = ?", (dataset.id.hex,)
+            ).fetchone()
+            by_external = dict(
+                conn.execute("SELECT external_id, id FROM records WHERE dataset_id = ?", (dataset.id.hex,))
+            )
+        return {
+            "data_dir": lb_server.data_dir,
+            "database": database,
+            "rg_dataset": dataset,
+            "dataset": SimpleNamespace(id=dataset.id),
+            "settings": SimpleNamespace(id=uuid.UUID(settings_id)),
+            "settings_id": settings_id,
+            "values": values,
+            "record_ids": [by_external[f"r{i}"] for i in range(records)],
+        }
 
     return make

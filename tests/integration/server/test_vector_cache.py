@@ -15,55 +15,19 @@ import uuid
 from types import SimpleNamespace
 from typing import Any
 
-import argilla as rg
 import numpy as np
 import pytest
 from argilla_server.enums import SimilarityOrder
 
-from labelbook.server import ServerPaths, engine, vectors
+from labelbook.server import engine, vectors
 
 RECORDS = 3000
 DIMENSIONS = 16
 
 
 @pytest.fixture(scope="module")
-def vectors_dataset(lb_server: Any, argilla_client: rg.Argilla) -> dict[str, Any]:
-    tag = uuid.uuid4().hex[:8]
-    workspace = rg.Workspace(name=f"vectors-{tag}", client=argilla_client).create()
-    dataset = rg.Dataset(
-        name=f"vectors-{tag}",
-        workspace=workspace,
-        settings=rg.Settings(
-            fields=[rg.TextField("text")],
-            questions=[rg.LabelQuestion("label", labels=["a", "b"])],
-            vectors=[rg.VectorField(name="emb", dimensions=DIMENSIONS)],
-        ),
-        client=argilla_client,
-    ).create()
-    rng = np.random.default_rng(14)
-    values = rng.normal(size=(RECORDS, DIMENSIONS)).round(4)
-    dataset.records.log(
-        [
-            rg.Record(id=f"r{i}", fields={"text": f"item {i}"}, vectors={"emb": values[i].tolist()})
-            for i in range(RECORDS)
-        ]
-    )
-    database = ServerPaths(lb_server.data_dir).database
-    with sqlite3.connect(database) as conn:
-        settings_id = conn.execute(
-            "SELECT id FROM vectors_settings WHERE dataset_id = ?", (dataset.id.hex,)
-        ).fetchone()[0]
-        by_external = dict(
-            conn.execute("SELECT external_id, id FROM records WHERE dataset_id = ?", (dataset.id.hex,))
-        )
-    return {
-        "database": database,
-        "dataset": SimpleNamespace(id=dataset.id),
-        "settings": SimpleNamespace(id=uuid.UUID(settings_id)),
-        "settings_id": settings_id,
-        "values": values,
-        "record_ids": [by_external[f"r{i}"] for i in range(RECORDS)],
-    }
+def vectors_dataset(make_vector_dataset: Any) -> dict[str, Any]:
+    return make_vector_dataset("vectors", RECORDS, DIMENSIONS, seed=14)
 
 
 def expected_top(world: dict[str, Any], query: np.ndarray, k: int, skip: int | None = None) -> list[str]:

@@ -17,7 +17,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import argilla as rg
@@ -32,39 +31,9 @@ DIMENSIONS = 8
 
 
 @pytest.fixture(scope="module")
-def world(lb_server: Any, argilla_client: rg.Argilla) -> dict[str, Any]:
-    tag = uuid.uuid4().hex[:8]
-    workspace = rg.Workspace(name=f"snapshot-{tag}", client=argilla_client).create()
-    dataset = rg.Dataset(
-        name=f"snapshot-{tag}",
-        workspace=workspace,
-        settings=rg.Settings(
-            fields=[rg.TextField("text")],
-            questions=[rg.LabelQuestion("label", labels=["a", "b"])],
-            vectors=[rg.VectorField(name="emb", dimensions=DIMENSIONS)],
-        ),
-        client=argilla_client,
-    ).create()
-    values = np.random.default_rng(41).normal(size=(RECORDS, DIMENSIONS)).round(4)
-    dataset.records.log(
-        [
-            rg.Record(id=f"r{i}", fields={"text": f"item {i}"}, vectors={"emb": values[i].tolist()})
-            for i in range(RECORDS)
-        ]
-    )
-    database = str(ServerPaths(lb_server.data_dir).database)
-    with sqlite3.connect(database) as conn:
-        settings_id = conn.execute(
-            "SELECT id FROM vectors_settings WHERE dataset_id = ?", (dataset.id.hex,)
-        ).fetchone()[0]
-    return {
-        "data_dir": lb_server.data_dir,
-        "database": database,
-        "rg_dataset": dataset,
-        "dataset": SimpleNamespace(id=dataset.id),
-        "settings": SimpleNamespace(id=uuid.UUID(settings_id)),
-        "settings_id": settings_id,
-    }
+def world(make_vector_dataset: Any) -> dict[str, Any]:
+    made = make_vector_dataset("snapshot", RECORDS, DIMENSIONS, seed=41)
+    return {**made, "database": str(made["database"])}
 
 
 @pytest.fixture
