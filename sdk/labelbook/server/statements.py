@@ -380,19 +380,7 @@ def search_statements(
         return _queue_statements(q, selection, walk, filter)
     total = ", count(*) OVER () AS total"
     if sort:
-        # Elasticsearch returns no score when sorting on fields; ties keep insertion order.
-        keys: list[tuple[str, str, bool]] = []
-        for order in sort:
-            value, descending = q.sort_key(order)
-            keys.append((f"k{len(keys)}", value, descending))
-        columns = "".join(f", {value} AS {column}" for column, value, _ in keys)
-        order_by = ", ".join(
-            f"({column} IS NULL), {column} {'DESC' if descending else 'ASC'}"
-            for column, _, descending in keys
-        )
-        page = (
-            f"SELECT r.id, NULL AS score{total}{columns} {selection.from_where} ORDER BY {order_by}, r.rowid"
-        )
+        page = _sorted_page(q, selection, sort, total)
     elif user_id is not None and query is None:
         # The user's order (see `_queue_statements`) over matches read another way: a selective
         # metadata index, the user's own answers, ids, suggestions.
@@ -433,6 +421,19 @@ def search_statements(
         params=params,
         page_counts=bool(total),
     )
+
+
+def _sorted_page(q: Query, selection: _Selection, sort: Sequence[Order], total: str) -> str:
+    """A page sorted on fields: Elasticsearch returns no score then; ties keep insertion order."""
+    keys: list[tuple[str, str, bool]] = []
+    for order in sort:
+        value, descending = q.sort_key(order)
+        keys.append((f"k{len(keys)}", value, descending))
+    columns = "".join(f", {value} AS {column}" for column, value, _ in keys)
+    order_by = ", ".join(
+        f"({column} IS NULL), {column} {'DESC' if descending else 'ASC'}" for column, _, descending in keys
+    )
+    return f"SELECT r.id, NULL AS score{total}{columns} {selection.from_where} ORDER BY {order_by}, r.rowid"
 
 
 def _queue_statements(
