@@ -120,12 +120,13 @@ def _cursor_pages(
         return items
 
     items: list[RecordReply] = list(probe.json()["items"])
+    first = True
     with ThreadPoolExecutor(max_workers=1) as pool:
         while len(items) == page_size:
             ahead = pool.submit(page, items[-1]["id"])
             yield items
-            items = ahead.result()
-    if items or probe.json()["items"] == []:  # the first page even if empty; no empty last page
+            items, first = ahead.result(), False
+    if items or first:  # the first page even if empty; no empty last page
         yield items
 
 

@@ -102,6 +102,19 @@ def _flatten(filter: Any) -> list[Any]:
     return [filter]
 
 
+def _own_status_terms(f: Any) -> str | None:
+    """The user (hex id) when `f` is a terms filter on that user's own response status."""
+    scope = f.scope
+    own = (
+        isinstance(scope, ResponseFilterScope)
+        and scope.property == "status"
+        and not scope.question
+        and scope.user is not None
+        and isinstance(f, TermsFilter)
+    )
+    return hex_id(scope.user.id) if own else None
+
+
 def _walk(filter: Any) -> _Walk | None:
     """How a user-ordered search without a text query can walk the user's order, if it can.
 
@@ -119,15 +132,7 @@ def _walk(filter: Any) -> _Walk | None:
                 countable = False
         elif isinstance(scope, MetadataFilterScope):
             countable = False
-        elif (
-            isinstance(scope, ResponseFilterScope)
-            and scope.property == "status"
-            and not scope.question
-            and scope.user is not None
-            and isinstance(f, TermsFilter)
-            and "pending" in [str(v) for v in f.values]
-        ):
-            user = hex_id(scope.user.id)
+        elif (user := _own_status_terms(f)) is not None and "pending" in [str(v) for v in f.values]:
             if {str(v) for v in f.values} == {"pending"} and pending_user in (None, user):
                 pending_user = user
             else:
@@ -157,18 +162,11 @@ def _answers(filter: Any) -> _Answers | None:
             if not isinstance(f, TermsFilter) or record_statuses is not None:
                 return None
             record_statuses = list(f.values)
-        elif (
-            isinstance(scope, ResponseFilterScope)
-            and scope.property == "status"
-            and not scope.question
-            and scope.user is not None
-            and isinstance(f, TermsFilter)
-            and answers is None
-        ):
+        elif (user := _own_status_terms(f)) is not None and answers is None:
             statuses = [str(v) for v in f.values]
             if not statuses or "pending" in statuses:
                 return None
-            answers = _Answers(hex_id(scope.user.id), statuses, None)
+            answers = _Answers(user, statuses, None)
         else:
             return None
     if answers is None:
