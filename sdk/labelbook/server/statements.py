@@ -183,7 +183,14 @@ def _text_fields(conn: sqlite3.Connection, dataset_id: str) -> dict[str, str]:
 
 @dataclasses.dataclass(frozen=True)
 class _TextMatch:
-    join: str
+    """The records matching a text query as `FROM` clause before `records AS r`, and their relevance.
+
+    `source` comes first and reaches `r` by id (`CROSS JOIN`: SQLite keeps that order), so a
+    search reads its matches and looks their records up; the other way round it read every record
+    of the dataset and probed the matches, 0.6 s at a million records for any text query.
+    """
+
+    source: str
     score: str | None
 
 
@@ -195,7 +202,7 @@ def _text_match(q: Query, text: TextQuery | str) -> _TextMatch:
     if query.field:
         if query.field not in fields:
             # A known field that is not searchable (an image) matches nothing, like Elasticsearch.
-            return _TextMatch(join="JOIN (SELECT NULL AS record_id WHERE 0) AS tm ON 1", score=None)
+            return _TextMatch(source="(SELECT NULL AS record_id WHERE 0) AS tm", score=None)
         field_filter = f" AND d.field = {q.bind(query.field)}"
     per_doc = bool(query.field) or len(fields) == 1
 
@@ -216,20 +223,22 @@ def _text_match(q: Query, text: TextQuery | str) -> _TextMatch:
     )
     if compiled.rank_match is None:
         # Only negations: Elasticsearch scores these with a constant (match_all) score.
-        return _TextMatch(join=f"JOIN ({compiled.records_sql}) AS tm ON tm.record_id = r.id", score="1.0")
+        return _TextMatch(source=f"({compiled.records_sql}) AS tm", score="1.0")
     rank = q.bind(compiled.rank_match)
+    # One document per record (one field searched): its rank is the record's, no grouping (a
+    # sort of every match in a temporary tree); with several fields a record's ranks add up.
+    relevance, group = (
+        ("-lb_text_fts.rank", "") if per_doc else ("sum(-lb_text_fts.rank)", " GROUP BY d.record_id")
+    )
     ranked = (
-        "SELECT d.record_id AS record_id, sum(-lb_text_fts.rank) AS relevance "
+        f"SELECT d.record_id AS record_id, {relevance} AS relevance "
         "FROM lb_text_fts JOIN lb_text_doc AS d ON d.docid = lb_text_fts.rowid "
-        f"WHERE lb_text_fts MATCH {rank} AND d.dataset_id = :dataset_id{field_filter} GROUP BY d.record_id"
+        f"WHERE lb_text_fts MATCH {rank} AND d.dataset_id = :dataset_id{field_filter}{group}"
     )
     if compiled.rank_is_exact:
-        return _TextMatch(join=f"JOIN ({ranked}) AS tm ON tm.record_id = r.id", score="tm.relevance")
+        return _TextMatch(source=f"({ranked}) AS tm", score="tm.relevance")
     return _TextMatch(
-        join=(
-            f"JOIN ({compiled.records_sql}) AS tm ON tm.record_id = r.id "
-            f"LEFT JOIN ({ranked}) AS tr ON tr.record_id = r.id"
-        ),
+        source=f"({compiled.records_sql}) AS tm LEFT JOIN ({ranked}) AS tr ON tr.record_id = tm.record_id",
         score="coalesce(tr.relevance, 0.0)",
     )
 
@@ -302,18 +311,18 @@ def _driving_index(q: Query) -> str | None:
 
 
 def _select(q: Query, query: TextQuery | str | None, filter: Any, *, drive: bool = True) -> _Selection:
-    joins = ""
+    source = "records AS r"
     score = None
     if query is not None:
         text = _text_match(q, query)
-        joins, score = " " + text.join, text.score
+        source, score = f"{text.source} CROSS JOIN records AS r ON r.id = tm.record_id", text.score
     conditions = ["r.dataset_id = :dataset_id"]
     if filter is not None:
         conditions.append(q.condition(filter))
     # With a text query the matches come from FTS5 and records are read by id instead.
     index = _driving_index(q) if query is None and drive else None
     where = " AND ".join(conditions)
-    selection = _Selection(f"FROM records AS r{joins} WHERE {where}", score, q.params, where, None)
+    selection = _Selection(f"FROM {source} WHERE {where}", score, q.params, where, None)
     return _with_index(selection, index)
 
 
