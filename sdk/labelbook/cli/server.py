@@ -75,7 +75,9 @@ def server_start(data_dir: Path | None, port: int, host: str, foreground: bool, 
 
     if foreground:
         sys.exit(lb_server.run_foreground(data_dir, port=port, host=host))
-    info = lb_server.start(data_dir, port=port, host=host)
+    info = lb_server.start(
+        data_dir, port=port, host=host, announce=lambda message: click.echo(message, err=True)
+    )
     credentials_file = info.data_dir / "credentials.json"
     if info.already_running:
         # The login was shown when it started; printing it again puts it in more terminals and logs.

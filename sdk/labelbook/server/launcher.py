@@ -22,7 +22,7 @@ import sqlite3
 import stat
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal
@@ -443,7 +443,7 @@ def _wait_until_ready(paths: ServerPaths, url: str, procs: dict[str, psutil.Proc
             time.sleep(0.1)
 
 
-def _upgrade_search_schema(paths: ServerPaths) -> None:
+def _upgrade_search_schema(paths: ServerPaths, announce: Callable[[str], None] | None) -> None:
     """Bring an existing database's search tables and indexes up to this version before the API
     starts, without the start's timeout: rebuilding them takes minutes at a million records (the
     metadata indexes: 130 s at 1M on a loaded 2-core machine), and a start that timed out would
@@ -456,7 +456,7 @@ def _upgrade_search_schema(paths: ServerPaths) -> None:
     if made:
         from labelbook.server.schema import ensure_schema
 
-        ensure_schema(paths.database)
+        ensure_schema(paths.database, announce=announce)
 
 
 def start(
@@ -465,11 +465,13 @@ def start(
     port: int = DEFAULT_PORT,
     host: str = DEFAULT_HOST,
     timeout: float = 90.0,
+    announce: Callable[[str], None] | None = None,
 ) -> ServerStatus:
     """Start redis, the Argilla API + UI and an rq worker for `data_dir`, detached, and wait until ready.
 
     A server already running for `data_dir` is reported, not started twice. A crashed one
     (some of its processes gone) is cleaned up and started again on the same data.
+    `announce(message)` hears of work that makes a start long (an upgrade of a large database).
     """
     paths = ServerPaths(Path(data_dir).expanduser().resolve() if data_dir else default_data_dir())
     _prepare_data_dir(paths)
@@ -482,7 +484,7 @@ def start(
             stop(paths.data_dir)
 
         _check_port_free(host, port)
-        _upgrade_search_schema(paths)
+        _upgrade_search_schema(paths, announce)
         credentials = Credentials.read(paths.credentials)
         if credentials is None:
             credentials = Credentials.generate()

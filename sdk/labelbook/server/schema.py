@@ -18,6 +18,7 @@ short-lived connection in one `BEGIN IMMEDIATE` transaction (`write`). See docs/
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
 import uuid
@@ -279,6 +280,12 @@ def sync_metadata_indexes(conn: sqlite3.Connection, dataset_id: str | None = Non
     it predates the other properties' columns) is made again. Runs inside the caller's write
     transaction; `IF NOT EXISTS` makes a concurrent creator harmless.
     """
+    for statement in _metadata_index_changes(conn, dataset_id):
+        conn.execute(statement)
+
+
+def _metadata_index_changes(conn: sqlite3.Connection, dataset_id: str | None = None) -> list[str]:
+    """The DROP and CREATE INDEX statements that bring the metadata indexes in line (see above)."""
     rows = conn.execute(
         "SELECT id, dataset_id, name FROM metadata_properties WHERE ? IS NULL OR dataset_id = ? "
         "ORDER BY inserted_at, rowid",
@@ -294,19 +301,19 @@ def sync_metadata_indexes(conn: sqlite3.Connection, dataset_id: str | None = Non
             (len(_METADATA_INDEX_PREFIX), _METADATA_INDEX_PREFIX),
         ).fetchall()
     )
+    changes: list[str] = []
     for property_id, property_dataset_id, name in rows:
         dataset = hex_id(property_dataset_id)
         index = metadata_index_name(hex_id(property_id))
         others = [n for n in names[dataset] if n != name]
         wanted = metadata_index_sql(name, others, dataset, index)
         if index in existing and existing[index] != wanted:
-            conn.execute(f'DROP INDEX IF EXISTS "{index}"')
+            changes.append(f'DROP INDEX IF EXISTS "{index}"')
         if existing.get(index) != wanted:
-            conn.execute(wanted.replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS", 1))
+            changes.append(wanted.replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS", 1))
     live = {metadata_index_name(hex_id(row[0])) for row in conn.execute("SELECT id FROM metadata_properties")}
-    for index in existing:
-        if index not in live:
-            conn.execute(f'DROP INDEX IF EXISTS "{index}"')
+    changes.extend(f'DROP INDEX IF EXISTS "{index}"' for index in existing if index not in live)
+    return changes
 
 
 _schema_ready: set[str] = set()
@@ -331,26 +338,30 @@ def database_path() -> Path:
     return Path(url.database)
 
 
-def ensure_schema(database: Path | str) -> None:
+def ensure_schema(database: Path | str, *, announce: Callable[[str], None] | None = None) -> None:
     """Create the engine's helper tables, triggers and indexes if missing, and index existing records.
 
     Idempotent and cheap once done; the launcher calls it at startup, the engine on first use.
+    `announce(message)` is told, before it starts, what an upgrade of an existing database will
+    build: at a million records that takes minutes, during which a start would otherwise be silent.
     """
     key = str(database)
     with _schema_lock:
         if key in _schema_ready:
             return
-        write(key, [], then=_create_schema)
+        write(key, [], then=lambda conn: _create_schema(conn, announce))
         _schema_ready.add(key)
 
 
-def _create_schema(conn: sqlite3.Connection) -> None:
+def _create_schema(conn: sqlite3.Connection, announce: Callable[[str], None] | None = None) -> None:
     """The tables, triggers and indexes, and the backfills a database made before them needs."""
     has_docs = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'lb_text_doc'").fetchone()
     # The counts and their triggers come together (one transaction): filled here once.
     has_counts = conn.execute(
         "SELECT 1 FROM sqlite_master WHERE name = 'lb_count_user_responses_au'"
     ).fetchone()
+    if announce is not None:
+        _announce_upgrade(conn, announce, text=not has_docs, counts=not has_counts)
     if not has_counts:
         for statement in _OLD_COUNT_OBJECTS:
             conn.execute(statement)
@@ -365,6 +376,32 @@ def _create_schema(conn: sqlite3.Connection) -> None:
     conn.execute(
         "INSERT OR REPLACE INTO lb_meta (key, value) VALUES ('schema_version', ?)", (SCHEMA_VERSION,)
     )
+
+
+_NEW_INDEX = re.compile(r"\s*CREATE INDEX IF NOT EXISTS (\w+) ON ")
+
+
+def _announce_upgrade(
+    conn: sqlite3.Connection, announce: Callable[[str], None], *, text: bool, counts: bool
+) -> None:
+    """Tell `announce` what the upgrade builds over how many records, when it builds anything."""
+    work = ["the text search index"] if text else []
+    if counts:
+        work.append("the record and response counts")
+    present = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+    indexes = sum(change.startswith("CREATE") for change in _metadata_index_changes(conn)) + sum(
+        match.group(1) not in present
+        for match in (_NEW_INDEX.match(statement) for statement in _SCHEMA)
+        if match is not None
+    )
+    if indexes:
+        work.append(f"{indexes} index{'es' if indexes > 1 else ''}")
+    if work:
+        records = conn.execute("SELECT count(*) FROM records").fetchone()[0]
+        announce(
+            f"Upgrading the search engine's tables for {records:,} records ({', '.join(work)}): "
+            "minutes at a million records; the server starts when it is done."
+        )
 
 
 # --- connections -------------------------------------------------------------------------------------

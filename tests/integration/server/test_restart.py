@@ -104,12 +104,23 @@ def test_start_upgrades_an_existing_databases_search_schema_before_the_api_and_i
     with sqlite3.connect(database) as conn:
         conn.execute("DROP INDEX lb_ix_records_dataset_inserted")
     schema._schema_ready.discard(str(database))
-    assert server.start(own_server.data_dir, port=own_server.port).state == "running"
+    heard: list[str] = []
+    assert server.start(own_server.data_dir, port=own_server.port, announce=heard.append).state == "running"
     assert str(database) in schema._schema_ready  # upgraded here, in the launcher, before the API started
     with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as conn:
         assert conn.execute(
             "SELECT 1 FROM sqlite_master WHERE name = 'lb_ix_records_dataset_inserted'"
         ).fetchone()
+        records = conn.execute("SELECT count(*) FROM records").fetchone()[0]
+    # The start says what takes long before it starts (silent otherwise, at a million records).
+    assert heard == [
+        f"Upgrading the search engine's tables for {records:,} records (1 index): "
+        "minutes at a million records; the server starts when it is done."
+    ]
+    # Nothing to build: nothing said.
+    schema._schema_ready.discard(str(database))
+    schema.ensure_schema(database, announce=heard.append)
+    assert len(heard) == 1
 
 
 def test_start_of_a_running_server_does_not_print_the_login_again(own_server: OwnServer) -> None:
