@@ -116,7 +116,7 @@ class LabelbookSearchEngine(SearchEngine):
             schema.write,
             self.database,
             [("DELETE FROM lb_text_doc WHERE dataset_id = ?", (dataset_id,))],
-            lambda conn: sync_metadata_indexes(conn, dataset_id),
+            lambda conn: sync_metadata_indexes(conn, dataset_id, remake=False),
         )
         vectors.forget_matrices(self.database)
 
@@ -126,7 +126,10 @@ class LabelbookSearchEngine(SearchEngine):
     async def _index_metadata(self, dataset_id: str) -> None:
         # Also drops the indexes of properties deleted since (argilla-server has no hook for that).
         await asyncio.to_thread(
-            schema.write, self.database, [], lambda conn: sync_metadata_indexes(conn, dataset_id)
+            schema.write,
+            self.database,
+            [],
+            lambda conn: sync_metadata_indexes(conn, dataset_id, remake=False),
         )
 
     async def configure_index_vectors(self, vector_settings: Any) -> None:

@@ -273,18 +273,26 @@ def metadata_index_sql(name: str, others: Sequence[str], dataset_id: str, index:
     return f"CREATE INDEX {index} ON records ({columns}) WHERE dataset_id = {sql_text(dataset_id)}"
 
 
-def sync_metadata_indexes(conn: sqlite3.Connection, dataset_id: str | None = None) -> None:
+def sync_metadata_indexes(
+    conn: sqlite3.Connection, dataset_id: str | None = None, *, remake: bool = True
+) -> None:
     """Create the missing metadata indexes (of one dataset, or all) and drop those of deleted properties.
 
-    An index whose columns no longer match its dataset's properties (one was added or deleted, or
-    it predates the other properties' columns) is made again. Runs inside the caller's write
+    With `remake`, an index whose columns no longer match its dataset's properties (one was added
+    or deleted, or it predates the other properties' columns) is made again. Without it (a property
+    added or deleted while the server runs) such an index is kept: it still answers its property's
+    conditions, reading the records for the other properties' values it lacks, and remaking every
+    index of a million-record dataset held the write lock for 10-40 s, past the 30 s other writers
+    (annotators submitting) wait. The next start remakes them. Runs inside the caller's write
     transaction; `IF NOT EXISTS` makes a concurrent creator harmless.
     """
-    for statement in _metadata_index_changes(conn, dataset_id):
+    for statement in _metadata_index_changes(conn, dataset_id, remake=remake):
         conn.execute(statement)
 
 
-def _metadata_index_changes(conn: sqlite3.Connection, dataset_id: str | None = None) -> list[str]:
+def _metadata_index_changes(
+    conn: sqlite3.Connection, dataset_id: str | None = None, *, remake: bool = True
+) -> list[str]:
     """The DROP and CREATE INDEX statements that bring the metadata indexes in line (see above)."""
     rows = conn.execute(
         "SELECT id, dataset_id, name FROM metadata_properties WHERE ? IS NULL OR dataset_id = ? "
@@ -307,9 +315,9 @@ def _metadata_index_changes(conn: sqlite3.Connection, dataset_id: str | None = N
         index = metadata_index_name(hex_id(property_id))
         others = [n for n in names[dataset] if n != name]
         wanted = metadata_index_sql(name, others, dataset, index)
-        if index in existing and existing[index] != wanted:
+        if index in existing and existing[index] != wanted and remake:
             changes.append(f'DROP INDEX IF EXISTS "{index}"')
-        if existing.get(index) != wanted:
+        if index not in existing or (existing[index] != wanted and remake):
             changes.append(wanted.replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS", 1))
     live = {metadata_index_name(hex_id(row[0])) for row in conn.execute("SELECT id FROM metadata_properties")}
     changes.extend(f'DROP INDEX IF EXISTS "{index}"' for index in existing if index not in live)
