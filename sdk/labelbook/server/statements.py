@@ -316,14 +316,28 @@ def _select(q: Query, query: TextQuery | str | None, filter: Any, *, drive: bool
     if query is not None:
         text = _text_match(q, query)
         source, score = f"{text.source} CROSS JOIN records AS r ON r.id = tm.record_id", text.score
-    conditions = ["r.dataset_id = :dataset_id"]
+    named = _names_records(filter)
+    # Records named by id or external id are found through those columns' unique indexes: `+`
+    # keeps the planner off the dataset's indexes, which it took to save sorting the few matches
+    # (reading every record of the dataset: 0.78 s at 1M for each publish's lookup of 200 ids).
+    conditions = ["+r.dataset_id = :dataset_id" if named else "r.dataset_id = :dataset_id"]
     if filter is not None:
         conditions.append(q.condition(filter))
     # With a text query the matches come from FTS5 and records are read by id instead.
-    index = _driving_index(q) if query is None and drive else None
+    index = _driving_index(q) if query is None and drive and not named else None
     where = " AND ".join(conditions)
     selection = _Selection(f"FROM {source} WHERE {where}", score, q.params, where, None)
     return _with_index(selection, index)
+
+
+def _names_records(filter: Any) -> bool:
+    """Whether the filter names its records: a terms condition on their id or external id."""
+    return any(
+        isinstance(f, TermsFilter)
+        and isinstance(f.scope, RecordFilterScope)
+        and str(f.scope.property) in ("id", "external_id")
+        for f in _flatten(filter)
+    )
 
 
 def _with_index(selection: _Selection, index: str | None) -> _Selection:
