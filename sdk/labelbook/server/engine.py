@@ -178,10 +178,12 @@ class LabelbookSearchEngine(SearchEngine):
         dataset_id, user_id = hex_id(dataset.id), hex_id(user.id)
 
         def work(conn: sqlite3.Connection) -> dict:
+            # The counts the triggers keep: the web UI asks after every answer, and a join of the
+            # user's responses to the dataset's records read all 1M of them (6 s per request).
             rows = conn.execute(
-                "SELECT rs.status, count(*) FROM responses AS rs JOIN records AS r ON r.id = rs.record_id "
-                "WHERE rs.user_id = ? AND r.dataset_id = ? GROUP BY rs.status",
-                (user_id, dataset_id),
+                "SELECT status, sum(n) FROM lb_user_response_count WHERE dataset_id = ? AND user_id = ? "
+                "AND n != 0 GROUP BY status",
+                (dataset_id, user_id),
             ).fetchall()
             return {"total": sum(count for _, count in rows), **dict(rows)}
 
