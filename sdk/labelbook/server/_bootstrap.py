@@ -36,6 +36,7 @@ def prepare_process() -> None:
     decide_metadata_visibility_once_per_request()
     load_the_authenticated_user_once()
     give_records_their_loaded_dataset()
+    count_users_progress_from_the_counts_table()
     submit_in_one_transaction()
 
     @event.listens_for(Engine, "connect")
@@ -450,3 +451,38 @@ def give_records_their_loaded_dataset() -> None:
 
     get_records_by_ids.with_loaded_dataset = True  # type: ignore[attr-defined]
     datasets.get_records_by_ids = get_records_by_ids
+
+
+def count_users_progress_from_the_counts_table() -> None:
+    """Each user's progress on a dataset (`GET /datasets/{id}/users/progress`) from the counts table.
+
+    argilla-server groups every response of the dataset, joined to its record and user: 19.8 s at
+    1M records with 2M answers, on a worker thread the other requests share. The engine's
+    triggers keep the same figures per (dataset, user, record status, response status) in
+    `lb_user_response_count` (schema.py): the same reply, users in the order they were made.
+    """
+    import asyncio
+    from collections import defaultdict
+
+    from argilla_server.contexts import datasets
+
+    from labelbook.server import schema
+
+    async def get_dataset_users_progress(db: Any, dataset: Any) -> list[dict[str, Any]]:
+        database = str(schema.database_path())
+
+        def work(conn: sqlite3.Connection) -> list[tuple[str, str, str, int]]:
+            return conn.execute(
+                "SELECT u.username, c.record_status, c.status, c.n FROM lb_user_response_count AS c "
+                "JOIN users AS u ON u.id = c.user_id WHERE c.dataset_id = ? AND c.n != 0 "
+                "ORDER BY u.inserted_at, u.id",
+                (schema.hex_id(dataset.id),),
+            ).fetchall()
+
+        await asyncio.to_thread(schema.ensure_schema, database)
+        progress: dict[str, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(dict))
+        for username, record_status, status, n in await asyncio.to_thread(schema.read, database, work):
+            progress[username][record_status][status] = n
+        return [{"username": username, **statuses} for username, statuses in progress.items()]
+
+    datasets.get_dataset_users_progress = get_dataset_users_progress

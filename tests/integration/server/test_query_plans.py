@@ -699,3 +699,36 @@ def test_a_selective_metadata_condition_drives_even_beside_an_unselective_terms_
         # Not counted in the terms condition's index (all 30 entries) and walked: read through the
         # rare condition's index and sorted.
         assert found.page_counts and f"INDEXED BY {index}" in found.page, found.page
+
+
+def test_metadata_metrics_read_from_the_indexes_equal_those_of_every_records_json(
+    planned: tuple[sqlite3.Connection, str, Any], argilla_client: rg.Argilla
+) -> None:
+    # The web UI asks for these when an annotator opens the metadata filter: parsing every record's
+    # JSON took 8.6 s at 1M records. "lang" and "n" are read from their indexes, "tags" (lists) not.
+    conn, dataset_id, _ = planned
+    conn.commit()
+    from labelbook.server.query import Query
+
+    readers = Query(conn, dataset_id)
+    assert (
+        readers.metadata_index("lang") and readers.metadata_index("n") and not readers.metadata_index("tags")
+    )
+    values: dict[str, list[Any]] = {}
+    for (stored,) in conn.execute("SELECT metadata FROM records WHERE dataset_id = ?", (dataset_id,)):
+        for name, value in json.loads(stored or "{}").items():
+            values.setdefault(name, []).extend(value if isinstance(value, list) else [value])
+    properties = argilla_client.http_client.get(
+        f"/api/v1/me/datasets/{uuid.UUID(dataset_id)}/metadata-properties"
+    )
+    for prop in properties.json()["items"]:
+        reply = argilla_client.http_client.get(f"/api/v1/metadata-properties/{prop['id']}/metrics")
+        assert reply.status_code == 200, reply.text
+        metrics, seen = reply.json(), values.get(prop["name"], [])
+        if prop["settings"]["type"] == "terms":
+            counts = {str(v): seen.count(v) for v in seen}
+            assert metrics["total"] == len(seen)
+            assert {v["term"]: v["count"] for v in metrics["values"]} == counts
+            assert [v["count"] for v in metrics["values"]] == sorted(counts.values(), reverse=True)
+        else:
+            assert (metrics["min"], metrics["max"]) == ((min(seen), max(seen)) if seen else (None, None))

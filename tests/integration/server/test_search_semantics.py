@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import sqlite3
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -432,6 +433,32 @@ def test_user_progress_counts_that_users_responses(world: World) -> None:
     ]
     assert owner == {"total": 6, "submitted": 2, "discarded": 0, "draft": 1, "pending": 3}
     assert annotator == {"total": 6, "submitted": 1, "discarded": 1, "draft": 1, "pending": 3}
+
+
+def test_users_progress_counts_each_users_responses_like_argilla(world: World, lb_server: Any) -> None:
+    # Read from the counts table (argilla's grouping of every response took 19.8 s at 1M records):
+    # the same figures as argilla's own query, per user in the order the users were made.
+    progress = world.owner.http.get(f"/api/v1/datasets/{world.owner.dataset_id}/users/progress")
+    assert progress.status_code == 200, progress.text
+    from labelbook.server import ServerPaths
+
+    expected: dict[str, dict[str, dict[str, int]]] = {}
+    with sqlite3.connect(f"file:{ServerPaths(lb_server.data_dir).database}?mode=ro", uri=True) as conn:
+        rows = conn.execute(
+            "SELECT u.username, r.status, rs.status, count(*) FROM responses AS rs "
+            "JOIN records AS r ON r.id = rs.record_id JOIN users AS u ON u.id = rs.user_id "
+            "WHERE r.dataset_id = ? GROUP BY u.username, r.status, rs.status, u.inserted_at "
+            "ORDER BY u.inserted_at",
+            (uuid.UUID(world.owner.dataset_id).hex,),
+        ).fetchall()
+    for username, record_status, status, n in rows:
+        expected.setdefault(username, {}).setdefault(record_status, {})[status] = n
+    users = progress.json()["users"]
+    assert [u["username"] for u in users] == list(expected) and len(users) == 2
+    for user in users:
+        for record_status in ("completed", "pending"):
+            statuses = expected[user["username"]].get(record_status, {})
+            assert {k: v for k, v in (user[record_status] or {}).items() if v} == statuses
 
 
 def test_metadata_metrics(world: World) -> None:
