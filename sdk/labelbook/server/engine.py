@@ -203,12 +203,11 @@ class LabelbookSearchEngine(SearchEngine):
             "AND j.type NOT IN ('null', 'object', 'array')"
         )
 
-        def indexed_values(conn: sqlite3.Connection) -> str | None:
-            """The property's values read from its metadata index, when it has one and no list values.
+        def indexed(conn: sqlite3.Connection) -> tuple[str, str] | None:
+            """(FROM/WHERE over the property's metadata index, its value), when it has one and no lists.
 
             The web UI asks for these metrics when an annotator opens the metadata filter: parsing
-            every record's JSON took 8.6 s at 1M records. Values that read like JSON objects are
-            checked in the record (a string may start with `{` too); objects are not values.
+            every record's JSON took 8.6 s at 1M records; the index alone is read in 0.4 s.
             """
             q = Query(conn, dataset_id)
             index = q.metadata_index(metadata_property.name)
@@ -216,29 +215,44 @@ class LabelbookSearchEngine(SearchEngine):
                 return None
             value = metadata_value_sql("metadata", metadata_property.name)
             return (
-                f"SELECT {value} AS value FROM records INDEXED BY {index} "
-                f"WHERE {q.dataset_literal()} AND {value} IS NOT NULL "
-                f"AND ({value} NOT BETWEEN '{{' AND '|' OR json_type(metadata, :path) != 'object')"
+                f"FROM records INDEXED BY {index} WHERE {q.dataset_literal()} AND {value} IS NOT NULL",
+                value,
+            )
+
+        def term_counts(conn: sqlite3.Connection) -> str:
+            """SELECT of (value, n): each value and how many times it occurs (list elements each once)."""
+            found = indexed(conn)
+            if found is None:
+                return f"SELECT value, count(*) AS n FROM ({values_sql}) GROUP BY value"
+            source, value = found
+            # The index answers alone (no record read) but for values that read like a JSON object,
+            # which may be strings starting with `{` (values) or objects (not values): a short range.
+            plain = f"{source} AND {value} NOT BETWEEN '{{' AND '|'"
+            like_objects = (
+                f"{source} AND {value} BETWEEN '{{' AND '|' AND json_type(metadata, :path) != 'object'"
+            )
+            return (
+                f"SELECT {value} AS value, count(*) AS n {plain} GROUP BY {value} "
+                f"UNION ALL SELECT {value}, count(*) {like_objects} GROUP BY {value}"
             )
 
         def terms(conn: sqlite3.Connection) -> TermsMetrics:
-            source = indexed_values(conn) or values_sql
+            counts = term_counts(conn)
+            params = {"path": path, "dataset_id": dataset_id, "limit": MAX_TERMS}
             rows = conn.execute(
-                f"SELECT CAST(value AS TEXT), count(*) FROM ({source}) "
+                f"SELECT CAST(value AS TEXT), sum(n) FROM ({counts}) "
                 "GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT :limit",
-                {"path": path, "dataset_id": dataset_id, "limit": MAX_TERMS},
+                params,
             ).fetchall()
-            total = conn.execute(
-                f"SELECT count(*) FROM ({source})", {"path": path, "dataset_id": dataset_id}
-            ).fetchone()[0]
+            total = conn.execute(f"SELECT ifnull(sum(n), 0) FROM ({counts})", params).fetchone()[0]
             return TermsMetrics(
                 total=total, values=[TermsMetrics.TermCount(term=term, count=count) for term, count in rows]
             )
 
         def numeric(conn: sqlite3.Connection) -> IntegerMetadataMetrics | FloatMetadataMetrics:
-            source = indexed_values(conn)
+            found = indexed(conn)
             params = {"path": path, "dataset_id": dataset_id}
-            if source is None:
+            if found is None:
                 low, high = conn.execute(
                     f"SELECT min(value), max(value) FROM ({values_sql}) "
                     "WHERE typeof(value) IN ('integer', 'real')",
@@ -247,10 +261,10 @@ class LabelbookSearchEngine(SearchEngine):
             else:
                 # SQLite orders NULL < numbers < text: the numbers are the index range below '',
                 # and its ends are one seek each.
+                source, value = found
                 ends = [
                     conn.execute(
-                        f"SELECT value FROM ({source}) WHERE value < '' ORDER BY value {order} LIMIT 1",
-                        params,
+                        f"SELECT {value} {source} AND {value} < '' ORDER BY {value} {order} LIMIT 1", params
                     ).fetchone()
                     for order in ("ASC", "DESC")
                 ]
