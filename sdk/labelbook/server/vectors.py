@@ -98,6 +98,8 @@ class _VectorMatrix:
         self.index_pending: set[str] = set()
         self.index_unsaved = 0
         self.generation = 0
+        # Where the index came from ("its saved copy" or "the matrix"), for the log line and the tests.
+        self.index_source = ""
 
     def refresh(self, conn: sqlite3.Connection, settings_id: str) -> bool:
         """Catch up with small changes through lb_vector_log; False when a full reload is needed."""
@@ -556,6 +558,7 @@ def _install_index(database: str, settings_id: str, matrix: _VectorMatrix, gener
         if matrix.generation != generation:
             return False
         matrix.index = index
+        matrix.index_source = source
         matrix.index_unsaved = len(ids) if source == "the matrix" else 0
     took = time.perf_counter() - started
     print(
@@ -574,7 +577,8 @@ def _catch_up_index(database: str, settings_id: str, matrix: _VectorMatrix, gene
                 return False
             if not matrix.index_pending:
                 seq = matrix.seq
-                worth = matrix.index_unsaved >= max(1000, len(matrix.ids) // 20)
+                # A new index is always saved; then only once a start would spend time catching it up.
+                worth = matrix.index_unsaved >= min(len(matrix.ids), max(1000, len(matrix.ids) // 20))
                 break
             batch = [matrix.index_pending.pop() for _ in range(min(_INDEX_BATCH, len(matrix.index_pending)))]
             index.replace(batch, matrix.rows, matrix.matrix)
@@ -679,13 +683,13 @@ def _from_index(
     matrix: _VectorMatrix, target: np.ndarray, k: int, allowed: set[str] | None, excluded: str | None
 ) -> tuple[list[str], np.ndarray]:
     """The `k` best records through the index, scored exactly; the caller holds `matrix.lock`."""
-    from labelbook.server.vector_index import breadth
+    from labelbook.server.vector_index import breadth, positions_of
 
     index = matrix.index
     assert index is not None
     rows = matrix.rows
     if allowed is not None and len(allowed) <= EXACT_SHARE * len(matrix.ids):
-        return _best_rows(matrix, [rows[r] for r in allowed if r in rows and r != excluded], target, k)
+        return _best_rows(matrix, _rows_of(matrix, allowed, excluded), target, k)
     among, possible = None, len(matrix.ids)
     if allowed is not None:
         among = index.mask_of(allowed)
@@ -693,20 +697,40 @@ def _from_index(
     count = breadth(k + (excluded is not None), possible / max(1, len(matrix.ids)))
     # Records changed since the index caught up may be missing or stale in it: scored exactly too.
     proposed = [*index.candidates(target, count, among=among), *matrix.index_pending]
-    picked = {rows[r] for r in proposed if r in rows and r != excluded and (allowed is None or r in allowed)}
+    if allowed is not None:
+        proposed = [r for r in proposed if r in allowed]
+    picked = np.unique(positions_of(proposed, rows))
+    picked = picked[picked >= 0]
+    if excluded in rows:
+        picked = picked[picked != rows[excluded]]
     if len(picked) < min(k, possible - 1):
         # Too few candidates got through the filter: the exact answer, at the exact cost.
-        pool = range(len(matrix.ids)) if allowed is None else (rows[r] for r in allowed if r in rows)
-        picked = {row for row in pool if matrix.ids[row] != excluded}
-    return _best_rows(matrix, list(picked), target, k)
+        picked = _rows_of(matrix, allowed, excluded)
+    return _best_rows(matrix, picked, target, k)
+
+
+def _rows_of(matrix: _VectorMatrix, allowed: set[str] | None, excluded: str | None) -> np.ndarray:
+    """The rows of the `allowed` records (None: all) but `excluded`'s."""
+    from labelbook.server.vector_index import positions_of
+
+    if allowed is None:
+        positions = np.arange(len(matrix.ids))
+    else:
+        positions = positions_of(allowed, matrix.rows)
+        positions = positions[positions >= 0]
+    if excluded in matrix.rows:
+        positions = positions[positions != matrix.rows[excluded]]
+    return positions
 
 
 def _best_rows(
-    matrix: _VectorMatrix, rows: list[int], target: np.ndarray, k: int
+    matrix: _VectorMatrix, positions: np.ndarray, target: np.ndarray, k: int
 ) -> tuple[list[str], np.ndarray]:
-    """The `k` best of `rows` by exact score, best first; equal scores in row (insertion) order."""
-    positions = np.array(rows, dtype=np.int64)
-    scores = (1.0 + matrix.matrix[positions] @ target) / 2.0 if len(rows) else np.zeros(0, np.float32)
+    """The `k` best of the rows at `positions` by exact score, best first; equal scores in row
+    (insertion) order, as `nearest` orders them."""
+    if len(positions) == 0:
+        return [], np.zeros(0, dtype=np.float32)
+    scores = (1.0 + matrix.matrix[positions] @ target) / 2.0
     top = np.lexsort((positions, -scores))[:k]
     return [matrix.ids[i] for i in positions[top]], scores[top]
 
