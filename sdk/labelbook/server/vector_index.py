@@ -52,7 +52,7 @@ def positions_of(record_ids: Iterable[str], positions: dict[str, int]) -> np.nda
 def breadth(wanted: int, share: float) -> int:
     """How many candidates to ask for to get `wanted` among a `share` of the vectors (the filter's)."""
     # The graph search walks past the records the filter leaves out: look at that many more.
-    return min(_EF_MAX, max(2 * wanted, int(EF_SEARCH / max(share, 1e-6))))
+    return max(2 * wanted, min(_EF_MAX, int(EF_SEARCH / max(share, 1e-6))))
 
 
 class NeighbourIndex:

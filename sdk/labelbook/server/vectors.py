@@ -100,6 +100,8 @@ class _VectorMatrix:
         self.generation = 0
         # Where the index came from ("its saved copy" or "the matrix"), for the log line and the tests.
         self.index_source = ""
+        # The generation whose indexing failed: not tried again (a build costs minutes) until a reload.
+        self.index_failed = -1
 
     def refresh(self, conn: sqlite3.Connection, settings_id: str) -> bool:
         """Catch up with small changes through lb_vector_log; False when a full reload is needed."""
@@ -142,7 +144,7 @@ class _VectorMatrix:
         return not self.indexing and self.index_work()
 
     def index_work(self) -> bool:
-        if not self.ready or len(self.ids) < INDEX_MIN_VECTORS:
+        if not self.ready or len(self.ids) < INDEX_MIN_VECTORS or self.index_failed == self.generation:
             return False
         return self.index is None or bool(self.index_pending) or self.index.worn_out()
 
@@ -524,8 +526,11 @@ def _start_indexing(database: str, settings_id: str, matrix: _VectorMatrix) -> N
                 with matrix.lock:
                     if matrix.generation != generation or not matrix.index_work():
                         return
-        except Exception as err:  # searches keep scoring exactly; the next change tries again
+        except Exception as err:  # searches keep scoring exactly; the next reload tries again
             print(f"labelbook: indexing the vectors {settings_id} failed: {err!r}", flush=True)
+            with matrix.lock:
+                matrix.index = None
+                matrix.index_failed = generation
         finally:
             with matrix.lock:
                 matrix.indexing = False
@@ -796,7 +801,9 @@ def forget_matrices(database: str) -> None:
     """Drop this process's matrices of `database`: cheap, the next similarity search rebuilds its own."""
     with _matrices_lock:
         for key in [k for k in _matrices if k[0] == database]:
-            del _matrices[key]
+            matrix = _matrices.pop(key)
+            with matrix.lock:
+                matrix.generation += 1  # an index being built for it stops at its next chunk
 
 
 def query_target(
