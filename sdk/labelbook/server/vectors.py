@@ -60,7 +60,8 @@ _SAMPLES = 8
 # from it on an approximate index proposes candidates (1M x 256: the product alone is ~90 ms, the
 # memory bandwidth's limit). The index costs a background build (minutes at 1M on one core) and
 # ~40% of the matrix's memory, worth it only where exact scoring misses the 100 ms target.
-INDEX_MIN_VECTORS = 200_000
+# LABELBOOK_VECTOR_INDEX_MIN overrides it, to try the index on a smaller dataset (benchmarks).
+INDEX_MIN_VECTORS = int(os.environ.get("LABELBOOK_VECTOR_INDEX_MIN", "200000"))
 # A filter letting through at most this share of the vectors is answered by scoring those exactly:
 # cheaper than steering the graph search past the others, and exact.
 EXACT_SHARE = 0.1
