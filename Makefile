@@ -45,6 +45,7 @@ pytest: setup
 benchmarks: setup
 	$(BIN)/python benchmarks/server_start.py
 	$(BIN)/python benchmarks/search_latency.py
+	$(BIN)/python benchmarks/similarity_index.py --data clustered
 	$(BIN)/python benchmarks/load_test.py
 	$(BIN)/python benchmarks/records_log.py
 	$(BIN)/python benchmarks/build_speed.py

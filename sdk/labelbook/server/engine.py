@@ -25,7 +25,6 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
-import numpy as np
 from argilla_server.enums import MetadataPropertyType, SimilarityOrder
 from argilla_server.search_engine import SearchEngine
 from argilla_server.search_engine.base import (
@@ -250,23 +249,22 @@ class LabelbookSearchEngine(SearchEngine):
             least_similar = order == SimilarityOrder.least_similar
             target = vectors.query_target(conn, settings_id, value, excluded, least_similar=least_similar)
 
-            def pick(ids: list[str], scores: np.ndarray) -> SearchResponses:
-                if not ids:
-                    return SearchResponses(items=[], total=0)
-                allowed = None
-                if filter is not None or query is not None:
-                    allowed = matching_ids(conn, dataset_id, query, filter)
-                top = vectors.nearest(ids, scores, max_results, allowed=allowed, excluded=excluded)
-                # Like Elasticsearch, the threshold filters the hits after the k nearest were found,
-                # and the total still counts those k.
-                items = [
-                    SearchResponseItem(record_id=uuid.UUID(ids[i]), score=float(scores[i]))
-                    for i in top
-                    if threshold is None or scores[i] >= threshold
-                ]
-                return SearchResponses(items=items, total=len(top))
+            def allowed() -> set[str] | None:
+                if filter is None and query is None:
+                    return None
+                return matching_ids(conn, dataset_id, query, filter)
 
-            return vectors.with_scores(conn, self.database, settings_id, target, pick)
+            ids, scores = vectors.similar(
+                conn, self.database, settings_id, target, max_results, allowed=allowed, excluded=excluded
+            )
+            # Like Elasticsearch, the threshold filters the hits after the k nearest were found,
+            # and the total still counts those k.
+            items = [
+                SearchResponseItem(record_id=uuid.UUID(record_id), score=float(score))
+                for record_id, score in zip(ids, scores, strict=True)
+                if threshold is None or score >= threshold
+            ]
+            return SearchResponses(items=items, total=len(ids))
 
         return await self._run(work)
 

@@ -10,6 +10,13 @@ Parsing every vector's JSON takes minutes at a million records, so each loaded m
 saved beside the database (`vector-cache/<settings id>.npz`, a cache: never backed up, rebuilt
 when missing) with the log position it reflects. A start loads that snapshot instead, checks it
 belongs to this database (`_check_snapshot`) and catches up through the log from its position.
+
+A matrix of `INDEX_MIN_VECTORS` vectors or more also gets an approximate index (HNSW, see
+`labelbook.server.vector_index`), built in the background once the matrix is in (searches score
+exactly until it is ready), kept current from the same catch-up (records changed since it last
+caught up are scored exactly beside its candidates) and saved beside the snapshot
+(`vector-cache/<settings id>.index.npz`), checked before use like the snapshot. Scores stay exact:
+the index only proposes candidates.
 """
 
 from __future__ import annotations
@@ -23,13 +30,16 @@ import time
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import NamedTuple, TypeVar
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 import numpy as np
 
 from labelbook.server.schema import read
 
-__all__ = ["forget_matrices", "nearest", "query_target", "warm_vector_caches", "with_scores"]
+if TYPE_CHECKING:
+    from labelbook.server.vector_index import NeighbourIndex
+
+__all__ = ["forget_matrices", "nearest", "query_target", "similar", "warm_vector_caches", "with_scores"]
 
 T = TypeVar("T")
 
@@ -45,6 +55,18 @@ _CHUNK = 2048
 SNAPSHOT_DIR = "vector-cache"
 _SNAPSHOT_FORMAT = 1
 _SAMPLES = 8
+
+# Below this many vectors a search scores the whole matrix (100k x 256: 44 ms p50 here, exact);
+# from it on an approximate index proposes candidates (1M x 256: the product alone is ~90 ms, the
+# memory bandwidth's limit). The index costs a background build (minutes at 1M on one core) and
+# ~40% of the matrix's memory, worth it only where exact scoring misses the 100 ms target.
+# LABELBOOK_VECTOR_INDEX_MIN overrides it, to try the index on a smaller dataset (benchmarks).
+INDEX_MIN_VECTORS = int(os.environ.get("LABELBOOK_VECTOR_INDEX_MIN", "200000"))
+# A filter letting through at most this share of the vectors is answered by scoring those exactly:
+# cheaper than steering the graph search past the others, and exact.
+EXACT_SHARE = 0.1
+# Changed records applied to the index per hold of the matrix lock (each add costs ~1 ms at 1M).
+_INDEX_BATCH = 64
 
 
 class _VectorMatrix:
@@ -69,6 +91,18 @@ class _VectorMatrix:
         self.saving = False
         # The array a snapshot writer is reading: `_apply` copies it before changing rows in place.
         self.exported: np.ndarray | None = None
+        # The approximate index (large matrices only), whether its worker runs, the records changed
+        # since it last caught up (scored exactly beside its candidates), and the changes it has
+        # taken in since it was saved. `generation` counts installs: a reload invalidates an index.
+        self.index: NeighbourIndex | None = None
+        self.indexing = False
+        self.index_pending: set[str] = set()
+        self.index_unsaved = 0
+        self.generation = 0
+        # Where the index came from ("its saved copy" or "the matrix"), for the log line and the tests.
+        self.index_source = ""
+        # The generation whose indexing failed: not tried again (a build costs minutes) until a reload.
+        self.index_failed = -1
 
     def refresh(self, conn: sqlite3.Connection, settings_id: str) -> bool:
         """Catch up with small changes through lb_vector_log; False when a full reload is needed."""
@@ -102,6 +136,18 @@ class _VectorMatrix:
         self.matrix = matrix
         self.seq = seq
         self.ready = True
+        self.generation += 1
+        self.index = None
+        self.index_pending = set()
+
+    def wants_index(self) -> bool:
+        """Whether to start the index worker: no index yet, changes to catch up, or a rebuild due."""
+        return not self.indexing and self.index_work()
+
+    def index_work(self) -> bool:
+        if not self.ready or len(self.ids) < INDEX_MIN_VECTORS or self.index_failed == self.generation:
+            return False
+        return self.index is None or bool(self.index_pending) or self.index.worn_out()
 
     def _apply(self, conn: sqlite3.Connection, settings_id: str, record_ids: list[str]) -> None:
         current: dict[str, list[float]] = {}
@@ -133,6 +179,8 @@ class _VectorMatrix:
             for record_id in new:
                 self.rows[record_id] = len(self.ids)
                 self.ids.append(record_id)
+        if self.index is not None or self.indexing:
+            self.index_pending.update(record_ids)
 
 
 def _vector_chunks(
@@ -205,6 +253,8 @@ def _start_loading(database: str, settings_id: str, matrix: _VectorMatrix) -> No
                 # A full load is saved whatever the disk holds (missing, unusable or far behind).
                 if (source == "table" and not matrix.saving) or matrix.worth_saving():
                     _start_saving(database, settings_id, matrix)
+                if matrix.wants_index():
+                    _start_indexing(database, settings_id, matrix)
         except Exception as err:  # the searches keep scanning; the next one tries again
             print(f"labelbook: loading the vector cache {settings_id} failed: {err!r}", flush=True)
         finally:
@@ -276,31 +326,39 @@ def _start_saving(database: str, settings_id: str, matrix: _VectorMatrix) -> Non
 
 def _write_snapshot(database: str, settings_id: str, seq: int, ids: list[str], rows: np.ndarray) -> None:
     """Save one matrix atomically (temp file, fsync, rename): a crash leaves the old file or the new one."""
-    log_record_id = None
-    if seq > 0:
-        row = read(
-            database,
-            lambda conn: conn.execute("SELECT record_id FROM lb_vector_log WHERE seq = ?", (seq,)).fetchone(),
-        )
-        log_record_id = row[0] if row else None
     meta = {
         "format": _SNAPSHOT_FORMAT,
         "settings_id": settings_id,
         "seq": seq,
-        "log_record_id": log_record_id,
+        "log_record_id": _log_record_id(database, seq),
     }
-    path = _snapshot_path(database, settings_id)
+    # Uncompressed: loading is a copy plus the zip's CRC check, which also catches a damaged file.
+    _write_npz(
+        _snapshot_path(database, settings_id),
+        matrix=np.ascontiguousarray(rows, dtype=np.float32),
+        ids=np.array(ids, dtype="S32"),
+        meta=np.array(json.dumps(meta)),
+    )
+
+
+def _log_record_id(database: str, seq: int) -> str | None:
+    """The record of log position `seq`: saved with a file, so a start can tell it is this log's."""
+    if seq <= 0:
+        return None
+    row = read(
+        database,
+        lambda conn: conn.execute("SELECT record_id FROM lb_vector_log WHERE seq = ?", (seq,)).fetchone(),
+    )
+    return row[0] if row else None
+
+
+def _write_npz(path: Path, **arrays: np.ndarray) -> None:
+    """Save `arrays` atomically (temp file, fsync, rename): a crash leaves the old file or the new one."""
     path.parent.mkdir(mode=0o700, exist_ok=True)
     temp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
         with open(temp, "wb") as handle:
-            # Uncompressed: loading is a copy plus the zip's CRC check, which also catches a damaged file.
-            np.savez(
-                handle,
-                matrix=np.ascontiguousarray(rows, dtype=np.float32),
-                ids=np.array(ids, dtype="S32"),
-                meta=np.array(json.dumps(meta)),
-            )
+            np.savez(handle, **arrays)  # type: ignore[arg-type]
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temp, path)
@@ -349,12 +407,19 @@ def _check_snapshot(conn: sqlite3.Connection, settings_id: str, snapshot: _Snaps
         return "the vector settings are gone"
     if snapshot.ids and snapshot.matrix.shape[1] != settings[0]:
         return f"{snapshot.matrix.shape[1]} dimensions where the settings have {settings[0]}"
-    if snapshot.seq > 0:
+    return _check_log_position(conn, settings_id, snapshot.seq, snapshot.log_record_id)
+
+
+def _check_log_position(
+    conn: sqlite3.Connection, settings_id: str, seq: int, log_record_id: str | None
+) -> str | None:
+    """Why log position `seq` is not the one a file saved at it recorded, or None when it is."""
+    if seq > 0:
         logged = conn.execute(
-            "SELECT vector_settings_id, record_id FROM lb_vector_log WHERE seq = ?", (snapshot.seq,)
+            "SELECT vector_settings_id, record_id FROM lb_vector_log WHERE seq = ?", (seq,)
         ).fetchone()
-        if logged != (settings_id, snapshot.log_record_id):
-            return f"the change log lacks its position {snapshot.seq} (a restored or copied database?)"
+        if logged != (settings_id, log_record_id):
+            return f"the change log lacks its position {seq} (a restored or copied database?)"
     return None
 
 
@@ -423,11 +488,257 @@ def _prune_snapshots(database: str, settings_ids: set[str]) -> None:
         return
     for path in folder.iterdir():
         try:
-            gone = path.suffix == ".npz" and path.stem not in settings_ids
+            # <settings id>.npz (the matrix) and <settings id>.index.npz (its approximate index).
+            gone = path.suffix == ".npz" and path.name.split(".")[0] not in settings_ids
             if gone or (path.suffix == ".tmp" and time.time() - path.stat().st_mtime > 3600):
                 path.unlink()
         except OSError:
             pass  # another process got there first
+
+
+# --- the approximate index of a large matrix -----------------------------------------------------------
+
+_INDEX_FORMAT = 1
+
+
+def _index_path(database: str, settings_id: str) -> Path:
+    return Path(database).parent / SNAPSHOT_DIR / f"{settings_id}.index.npz"
+
+
+def _start_indexing(database: str, settings_id: str, matrix: _VectorMatrix) -> None:
+    """Build (or restore), catch up and save `matrix`'s index in a daemon thread. The caller holds
+    `matrix.lock`; searches score exactly meanwhile, and only this thread ever changes the index."""
+    matrix.indexing = True
+    generation = matrix.generation
+
+    def work() -> None:
+        try:
+            while True:
+                with matrix.lock:
+                    if matrix.generation != generation:
+                        return
+                    if matrix.index is not None and matrix.index.worn_out():
+                        matrix.index = None
+                    fresh = matrix.index is None
+                if fresh and not _install_index(database, settings_id, matrix, generation):
+                    return
+                if not _catch_up_index(database, settings_id, matrix, generation):
+                    return
+                with matrix.lock:
+                    if matrix.generation != generation or not matrix.index_work():
+                        return
+        except Exception as err:  # searches keep scoring exactly; the next reload tries again
+            print(f"labelbook: indexing the vectors {settings_id} failed: {err!r}", flush=True)
+            with matrix.lock:
+                matrix.index = None
+                matrix.index_failed = generation
+        finally:
+            with matrix.lock:
+                matrix.indexing = False
+
+    threading.Thread(target=work, name=f"lb-vectors-index-{settings_id[:8]}", daemon=True).start()
+
+
+def _install_index(database: str, settings_id: str, matrix: _VectorMatrix, generation: int) -> bool:
+    """Restore the saved index or build one, for the matrix as it is now; False when superseded."""
+    from labelbook.server.vector_index import NeighbourIndex
+
+    with matrix.lock:
+        if matrix.generation != generation:
+            return False
+        # The array is never copied: rows changed in place from here on are also in index_pending.
+        seq, ids, rows = matrix.seq, list(matrix.ids), matrix.matrix
+        matrix.index_pending = set()
+    started = time.perf_counter()
+    index, source = None, "its saved copy"
+    try:
+        index = _restore_index(database, settings_id, seq, ids, rows)
+    except Exception as err:  # a cache of a cache: the matrix is still there
+        print(f"labelbook: not using the saved vector index of {settings_id}: {err!r}", flush=True)
+    if index is None:
+        source = "the matrix"
+        index = NeighbourIndex.build(rows, ids, stop=lambda: matrix.generation != generation)
+        if index is None:
+            return False
+    with matrix.lock:
+        if matrix.generation != generation:
+            return False
+        matrix.index = index
+        matrix.index_source = source
+        matrix.index_unsaved = len(ids) if source == "the matrix" else 0
+    took = time.perf_counter() - started
+    print(
+        f"labelbook: vector index {settings_id} ({len(ids)} vectors) from {source} in {took:.1f} s",
+        flush=True,
+    )
+    return True
+
+
+def _catch_up_index(database: str, settings_id: str, matrix: _VectorMatrix, generation: int) -> bool:
+    """Apply the changed records to the index a batch per hold of the lock, then save it if worth it."""
+    while True:
+        with matrix.lock:
+            index = matrix.index
+            if matrix.generation != generation or index is None:
+                return False
+            if not matrix.index_pending:
+                seq = matrix.seq
+                # A new index is always saved; then only once a start would spend time catching it up.
+                worth = matrix.index_unsaved >= min(len(matrix.ids), max(1000, len(matrix.ids) // 20))
+                break
+            batch = [matrix.index_pending.pop() for _ in range(min(_INDEX_BATCH, len(matrix.index_pending)))]
+            index.replace(batch, matrix.rows, matrix.matrix)
+            matrix.index_unsaved += len(batch)
+    if worth and not index.worn_out():
+        # Only this thread changes the index, so it can be read without the lock (searches only read).
+        started = time.perf_counter()
+        try:
+            _write_index(database, settings_id, seq, index)
+        except Exception as err:  # the next start builds it again: slower, still correct
+            print(f"labelbook: could not save the vector index {settings_id}: {err!r}", flush=True)
+            return True
+        with matrix.lock:
+            matrix.index_unsaved = 0
+        took = time.perf_counter() - started
+        print(f"labelbook: saved the vector index {settings_id} in {took:.1f} s", flush=True)
+    return True
+
+
+def _write_index(database: str, settings_id: str, seq: int, index: NeighbourIndex) -> None:
+    serialised, labels = index.to_arrays()
+    meta = {
+        "format": _INDEX_FORMAT,
+        "settings_id": settings_id,
+        "seq": seq,
+        "log_record_id": _log_record_id(database, seq),
+    }
+    _write_npz(
+        _index_path(database, settings_id), index=serialised, labels=labels, meta=np.array(json.dumps(meta))
+    )
+
+
+def _restore_index(
+    database: str, settings_id: str, seq: int, ids: list[str], rows: np.ndarray
+) -> NeighbourIndex | None:
+    """The saved index caught up to log position `seq`, where the matrix is `rows` (record `ids[i]`
+    at row i); None (with a log line) when missing, damaged, not this database's, or wrong."""
+    from labelbook.server.vector_index import NeighbourIndex
+
+    path = _index_path(database, settings_id)
+    if not path.exists():
+        return None
+    try:
+        with open(path, "rb") as handle, np.load(handle, allow_pickle=False) as data:
+            meta = json.loads(str(data["meta"]))
+            index = NeighbourIndex.from_arrays(data["index"], data["labels"])
+    except (OSError, ValueError, KeyError, EOFError, RuntimeError, zipfile.BadZipFile) as err:
+        print(f"labelbook: ignoring the saved vector index {path}: unreadable ({err!r})", flush=True)
+        return None
+
+    def work(conn: sqlite3.Connection) -> str | None:
+        if not isinstance(meta, dict) or meta.get("format") != _INDEX_FORMAT:
+            return "an unknown format"
+        if meta.get("settings_id") != settings_id:
+            return "another vector settings' index"
+        saved_at = meta.get("seq")
+        if not isinstance(saved_at, int) or saved_at > seq:
+            return f"log position {saved_at!r}, the matrix is at {seq}"
+        if index.dimensions != rows.shape[1]:
+            return f"{index.dimensions} dimensions where the vectors have {rows.shape[1]}"
+        problem = _check_log_position(conn, settings_id, saved_at, meta.get("log_record_id"))
+        if problem is not None:
+            return problem
+        changed = [
+            row[0]
+            for row in conn.execute(
+                "SELECT DISTINCT record_id FROM lb_vector_log "
+                "WHERE vector_settings_id = ? AND seq > ? AND seq <= ?",
+                (settings_id, saved_at, seq),
+            )
+        ]
+        if len(changed) > max(1000, len(ids) // 5):
+            return f"{len(changed)} records changed since it was saved"
+        positions = {record_id: i for i, record_id in enumerate(ids)}
+        index.replace(changed, positions, rows)
+        return _check_index(index, positions, rows)
+
+    problem = read(database, work)
+    if problem is not None:
+        print(f"labelbook: not using the saved vector index {path}: {problem}; building it", flush=True)
+        return None
+    return index
+
+
+def _check_index(index: NeighbourIndex, positions: dict[str, int], rows: np.ndarray) -> str | None:
+    """Why `index` is not an index of `rows`, or None: every record once, and a few rows found by
+    their own vector (a wrong vector under a label, or a damaged graph, would miss them)."""
+    if len(index.label_of) != len(positions) or any(r not in positions for r in index.label_of):
+        return f"{len(index.label_of)} records indexed where the matrix has {len(positions)}"
+    rng = np.random.default_rng()
+    ids = list(positions)
+    for position in rng.integers(0, len(ids), size=min(_SAMPLES, len(ids))).tolist():
+        own = rows[position]
+        found = [positions[r] for r in index.candidates(own, 10)]
+        best = float(np.max(rows[found] @ own)) if found else -1.0
+        if best < float(own @ own) - 1e-5:
+            return f"record {ids[position]} is not found by its own vector"
+    return None
+
+
+def _from_index(
+    matrix: _VectorMatrix, target: np.ndarray, k: int, allowed: set[str] | None, excluded: str | None
+) -> tuple[list[str], np.ndarray]:
+    """The `k` best records through the index, scored exactly; the caller holds `matrix.lock`."""
+    from labelbook.server.vector_index import breadth, positions_of
+
+    index = matrix.index
+    assert index is not None
+    rows = matrix.rows
+    if allowed is not None and len(allowed) <= EXACT_SHARE * len(matrix.ids):
+        return _best_rows(matrix, _rows_of(matrix, allowed, excluded), target, k)
+    among, possible = None, len(matrix.ids)
+    if allowed is not None:
+        among = index.mask_of(allowed)
+        possible = int(among.sum())
+    count = breadth(k + (excluded is not None), possible / max(1, len(matrix.ids)))
+    # Records changed since the index caught up may be missing or stale in it: scored exactly too.
+    proposed = [*index.candidates(target, count, among=among), *matrix.index_pending]
+    if allowed is not None:
+        proposed = [r for r in proposed if r in allowed]
+    picked = np.unique(positions_of(proposed, rows))
+    picked = picked[picked >= 0]
+    if excluded in rows:
+        picked = picked[picked != rows[excluded]]
+    if len(picked) < min(k, possible - 1):
+        # Too few candidates got through the filter: the exact answer, at the exact cost.
+        picked = _rows_of(matrix, allowed, excluded)
+    return _best_rows(matrix, picked, target, k)
+
+
+def _rows_of(matrix: _VectorMatrix, allowed: set[str] | None, excluded: str | None) -> np.ndarray:
+    """The rows of the `allowed` records (None: all) but `excluded`'s."""
+    from labelbook.server.vector_index import positions_of
+
+    if allowed is None:
+        positions = np.arange(len(matrix.ids))
+    else:
+        positions = positions_of(allowed, matrix.rows)
+        positions = positions[positions >= 0]
+    if excluded in matrix.rows:
+        positions = positions[positions != matrix.rows[excluded]]
+    return positions
+
+
+def _best_rows(
+    matrix: _VectorMatrix, positions: np.ndarray, target: np.ndarray, k: int
+) -> tuple[list[str], np.ndarray]:
+    """The `k` best of the rows at `positions` by exact score, best first; equal scores in row
+    (insertion) order, as `nearest` orders them."""
+    if len(positions) == 0:
+        return [], np.zeros(0, dtype=np.float32)
+    scores = (1.0 + matrix.matrix[positions] @ target) / 2.0
+    top = np.lexsort((positions, -scores))[:k]
+    return [matrix.ids[i] for i in positions[top]], scores[top]
 
 
 def _scan_scores(
@@ -491,7 +802,9 @@ def forget_matrices(database: str) -> None:
     """Drop this process's matrices of `database`: cheap, the next similarity search rebuilds its own."""
     with _matrices_lock:
         for key in [k for k in _matrices if k[0] == database]:
-            del _matrices[key]
+            matrix = _matrices.pop(key)
+            with matrix.lock:
+                matrix.generation += 1  # an index being built for it stops at its next chunk
 
 
 def query_target(
@@ -539,6 +852,8 @@ def with_scores(
         if matrix.ready and matrix.refresh(conn, settings_id):
             if matrix.worth_saving():
                 _start_saving(database, settings_id, matrix)
+            if matrix.wants_index():
+                _start_indexing(database, settings_id, matrix)
             # Elasticsearch's cosine score: (1 + cosine) / 2, in [0, 1].
             return then(matrix.ids, (1.0 + matrix.matrix @ target) / 2.0)
     _start_loading(database, settings_id, matrix)
@@ -548,6 +863,40 @@ def with_scores(
     if scanned is None:
         return with_scores(conn, database, settings_id, target, then)
     return then(*scanned)
+
+
+def similar(
+    conn: sqlite3.Connection,
+    database: str,
+    settings_id: str,
+    target: np.ndarray,
+    k: int,
+    *,
+    allowed: Callable[[], set[str] | None],
+    excluded: str | None = None,
+) -> tuple[list[str], np.ndarray]:
+    """The `k` records most similar to the unit `target` among `allowed()` (None: all) but
+    `excluded`, best first, with their exact scores (equal scores: the earliest records first).
+
+    Exact (`nearest` over every score) unless the matrix has an approximate index ready.
+    """
+    matrix = _matrix_for(database, settings_id)
+    with matrix.lock:
+        if matrix.ready and matrix.index is not None and matrix.refresh(conn, settings_id):
+            if matrix.worth_saving():
+                _start_saving(database, settings_id, matrix)
+            if matrix.wants_index():
+                _start_indexing(database, settings_id, matrix)
+            if matrix.index is not None:  # a full reload (refresh) drops it
+                return _from_index(matrix, target, k, allowed(), excluded)
+
+    def pick(ids: list[str], scores: np.ndarray) -> tuple[list[str], np.ndarray]:
+        if not ids:
+            return [], scores[:0]
+        top = nearest(ids, scores, k, allowed=allowed(), excluded=excluded)
+        return [ids[i] for i in top], scores[top]
+
+    return with_scores(conn, database, settings_id, target, pick)
 
 
 def nearest(

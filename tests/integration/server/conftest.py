@@ -109,7 +109,8 @@ def make_team(argilla_client: Any) -> Callable[[str, int], Team]:
 
 @pytest.fixture(scope="session")
 def make_vector_dataset(lb_server: Any, argilla_client: Any) -> Callable[..., dict[str, Any]]:
-    """A dataset of `records` records `r0`, `r1`... each with a random `dimensions`-d vector "emb"."""
+    """A dataset of `records` records `r0`, `r1`... each with a random `dimensions`-d vector "emb"
+    (normal noise, or around `clusters` centres: closer to real embeddings)."""
     import sqlite3
     from types import SimpleNamespace
 
@@ -118,7 +119,7 @@ def make_vector_dataset(lb_server: Any, argilla_client: Any) -> Callable[..., di
 
     from labelbook.server import ServerPaths
 
-    def make(prefix: str, records: int, dimensions: int, seed: int) -> dict[str, Any]:
+    def make(prefix: str, records: int, dimensions: int, seed: int, clusters: int = 0) -> dict[str, Any]:
         tag = uuid.uuid4().hex[:8]
         workspace = rg.Workspace(name=f"{prefix}-{tag}", client=argilla_client).create()
         dataset = rg.Dataset(
@@ -131,7 +132,12 @@ def make_vector_dataset(lb_server: Any, argilla_client: Any) -> Callable[..., di
             ),
             client=argilla_client,
         ).create()
-        values = np.random.default_rng(seed).normal(size=(records, dimensions)).round(4)
+        rng = np.random.default_rng(seed)
+        values = rng.normal(size=(records, dimensions))
+        if clusters:
+            centres = rng.normal(size=(clusters, dimensions))
+            values = centres[rng.integers(0, clusters, records)] + 0.5 * values
+        values = values.round(4)
         dataset.records.log(
             [
                 rg.Record(id=f"r{i}", fields={"text": f"item {i}"}, vectors={"emb": values[i].tolist()})
