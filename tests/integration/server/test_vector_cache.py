@@ -105,7 +105,7 @@ def test_a_scan_hands_over_to_the_cache_as_soon_as_it_is_in(
     release = threading.Event()
     real_load, real_restore, real_chunks = (
         vectors._load_matrix,
-        vectors._restore_snapshot,
+        vectors.restore_snapshot,
         vectors._vector_chunks,
     )
 
@@ -134,7 +134,7 @@ def test_a_scan_hands_over_to_the_cache_as_soon_as_it_is_in(
             yield chunk
 
     monkeypatch.setattr(vectors, "_load_matrix", held_back_load)
-    monkeypatch.setattr(vectors, "_restore_snapshot", held_back_restore)
+    monkeypatch.setattr(vectors, "restore_snapshot", held_back_restore)
     monkeypatch.setattr(vectors, "_vector_chunks", chunks)
     search_engine = engine.LabelbookSearchEngine(database)
     query = world["values"][3] - world["values"][4]

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from argilla_server.enums import SimilarityOrder
 
-from labelbook.server import engine, vector_index, vectors
+from labelbook.server import engine, vector_index, vector_snapshots, vectors
 from labelbook.server.schema import read
 
 RECORDS = 1500
@@ -201,7 +201,7 @@ def test_a_damaged_or_stale_saved_index_is_rebuilt(
 ) -> None:
     database, settings_id = world["database"], world["settings_id"]
     start(world, monkeypatch)
-    path = Path(database).parent / vectors.SNAPSHOT_DIR / f"{settings_id}.index.npz"
+    path = Path(database).parent / vector_snapshots.SNAPSHOT_DIR / f"{settings_id}.index.npz"
     assert path.is_file()
     assert start(world, monkeypatch).index_source == "its saved copy"
     with np.load(path, allow_pickle=False) as data:
@@ -233,7 +233,9 @@ def test_searches_are_answered_exactly_while_the_index_builds(
     world: dict[str, Any], indexed: None, index_searches: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     database, settings_id = world["database"], world["settings_id"]
-    (Path(database).parent / vectors.SNAPSHOT_DIR / f"{settings_id}.index.npz").unlink(missing_ok=True)
+    (Path(database).parent / vector_snapshots.SNAPSHOT_DIR / f"{settings_id}.index.npz").unlink(
+        missing_ok=True
+    )
     release = threading.Event()
     real_build = vector_index.NeighbourIndex.build
 

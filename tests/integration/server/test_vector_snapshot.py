@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 
 from labelbook import server
-from labelbook.server import ServerPaths, engine, vectors
+from labelbook.server import ServerPaths, engine, vector_snapshots, vectors
 
 RECORDS = 1500
 DIMENSIONS = 8
@@ -90,7 +90,7 @@ def assert_answers_like_the_table(world: dict[str, Any], database: str | None = 
 
 
 def snapshot_file(world: dict[str, Any], data_dir: Path | None = None) -> Path:
-    return Path(data_dir or world["data_dir"]) / vectors.SNAPSHOT_DIR / f"{world['settings_id']}.npz"
+    return Path(data_dir or world["data_dir"]) / vector_snapshots.SNAPSHOT_DIR / f"{world['settings_id']}.npz"
 
 
 def snapshot_seq(path: Path) -> int:
@@ -198,7 +198,7 @@ def test_a_restored_older_backup_does_not_use_a_newer_snapshot(
         server.restore(older.path, restored)
         restored_db = str(ServerPaths(restored).database)
         # The snapshot stays where a restore into the same data dir leaves it (or a copy puts it).
-        (restored / vectors.SNAPSHOT_DIR).mkdir()
+        (restored / vector_snapshots.SNAPSHOT_DIR).mkdir()
         shutil.copy(snapshot_file(world), snapshot_file(world, restored))
         if after_restore != "as restored":
             # Other records change, so the log reaches past the snapshot's position again.
@@ -234,7 +234,7 @@ def test_a_damaged_snapshot_is_ignored_and_replaced(
     else:
         log = log_position(database, settings_id)
         ids, _ = reference(database, settings_id)
-        vectors._write_snapshot(
+        vector_snapshots._write_snapshot(
             database, settings_id, log, ids, np.ones((len(ids), DIMENSIONS + 1), np.float32)
         )
     capsys.readouterr()
@@ -254,20 +254,22 @@ def test_the_checks_refuse_a_snapshot_that_is_not_this_databases(world: dict[str
     log = log_position(database, settings_id)
     with sqlite3.connect(database) as conn:
         logged = conn.execute("SELECT record_id FROM lb_vector_log WHERE seq = ?", (log,)).fetchone()[0]
-        good = vectors._Snapshot(log, logged, ids, unit)
-        assert vectors._check_snapshot(conn, settings_id, good) is None
+        good = vector_snapshots._Snapshot(log, logged, ids, unit)
+        assert vector_snapshots._check_snapshot(conn, settings_id, good) is None
         for bad in (
             good._replace(seq=log + 10_000),  # taken on a newer database than this one
             good._replace(log_record_id=uuid.uuid4().hex),  # this position is another change here
             good._replace(matrix=unit[:, :-1]),  # other dimensions
         ):
-            assert vectors._check_snapshot(conn, settings_id, bad) is not None
-        assert vectors._check_snapshot(conn, uuid.uuid4().hex, good) == "the vector settings are gone"
+            assert vector_snapshots._check_snapshot(conn, settings_id, bad) is not None
+        assert (
+            vector_snapshots._check_snapshot(conn, uuid.uuid4().hex, good) == "the vector settings are gone"
+        )
 
-        def caught_up(snapshot: vectors._Snapshot) -> str | None:
+        def caught_up(snapshot: vector_snapshots._Snapshot) -> str | None:
             matrix = vectors._VectorMatrix()
             matrix.install(snapshot.seq, list(snapshot.ids), snapshot.matrix.copy())
-            return vectors._check_caught_up(conn, settings_id, matrix)
+            return vector_snapshots._check_caught_up(conn, settings_id, matrix)
 
         assert caught_up(good) is None
         assert caught_up(good._replace(ids=ids[:-1], matrix=unit[:-1])) is not None  # a vector missing
@@ -340,7 +342,7 @@ def test_a_restarted_server_answers_from_its_snapshot_with_the_changes_made_whil
         apart = [0.0] * DIMENSIONS
         apart[0] = 1.0
         conn.execute("UPDATE vectors SET value = ? WHERE record_id = ?", (json.dumps(apart), record_id))
-    assert (data_dir / vectors.SNAPSHOT_DIR / f"{settings_id}.npz").is_file()
+    assert (data_dir / vector_snapshots.SNAPSHOT_DIR / f"{settings_id}.npz").is_file()
 
     restarted_at = log.stat().st_size
     info = server.start(data_dir, port=free_port())
@@ -363,7 +365,7 @@ def test_a_start_deletes_the_snapshots_of_vector_settings_that_are_gone(
     world: dict[str, Any], fresh_process: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     restart(world["database"], world["settings_id"], monkeypatch)
-    folder = Path(world["data_dir"]) / vectors.SNAPSHOT_DIR
+    folder = Path(world["data_dir"]) / vector_snapshots.SNAPSHOT_DIR
     gone = folder / f"{uuid.uuid4().hex}.npz"
     gone.write_bytes(snapshot_file(world).read_bytes())
     restart(world["database"], world["settings_id"], monkeypatch)
