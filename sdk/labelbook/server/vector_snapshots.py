@@ -4,7 +4,7 @@ Parsing every vector's JSON takes minutes at a million records, so `labelbook.se
 saves each loaded matrix (`vector-cache/<settings id>.npz`, a cache: never backed up, rebuilt when
 missing) with the log position it reflects. A start loads that snapshot instead, checks it belongs
 to this database (`check_snapshot`) and catches up through the log from its position. The vector
-parsing both share lives here too.
+parsing both share lives here too, and a search's query vector.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import sqlite3
 import threading
 import time
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
@@ -56,6 +56,7 @@ __all__ = [
     "parse_vector",
     "parse_vectors",
     "prune_snapshots",
+    "query_target",
     "restore_index",
     "restore_snapshot",
     "start_saving",
@@ -93,6 +94,33 @@ def normalise(matrix: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
     return (matrix / norms).astype(np.float32, copy=False)
+
+
+def query_target(
+    conn: sqlite3.Connection,
+    settings_id: str,
+    value: Sequence[float] | None,
+    record_id: str | None,
+    *,
+    least_similar: bool,
+) -> np.ndarray:
+    """The unit query vector: `value`, or record `record_id`'s vector; negated for least similar."""
+    query_vector = value
+    if record_id is not None:
+        row = conn.execute(
+            "SELECT value FROM vectors WHERE record_id = ? AND vector_settings_id = ?",
+            (record_id, settings_id),
+        ).fetchone()
+        query_vector = parse_vector(row[0]) if row else None
+    if query_vector is None or len(query_vector) == 0:
+        raise ValueError("Cannot find a vector value to apply with provided info")
+    target = np.asarray(query_vector, dtype=np.float32)
+    norm = float(np.linalg.norm(target))
+    if norm == 0:
+        raise ValueError("Cannot search by similarity to a zero vector")
+    target = target / norm
+    # Elasticsearch inverts the query vector.
+    return -target if least_similar else target
 
 
 # --- snapshots ---------------------------------------------------------------------------------------

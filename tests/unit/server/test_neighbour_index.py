@@ -90,3 +90,18 @@ def test_through_the_index_ties_come_in_insertion_order_as_the_exact_search_give
         assert found == [ids[i] for i in top]
         assert found[:3] == [ids[7], ids[50], ids[300]]
         assert scores == pytest.approx(exact_scores[top])
+
+
+def test_recall_is_measured_against_exact_scoring(
+    built: tuple[list[str], np.ndarray, NeighbourIndex],
+) -> None:
+    from labelbook.server.vector_index import recall
+
+    ids, rows, index = built
+    assert recall(index, ids, rows) >= 0.95
+    # An index of other vectors under these ids proposes the wrong records: its recall shows it
+    # (with more records than the candidates a search looks at, which are all re-scored exactly).
+    many = [f"{i:032x}" for i in range(4 * EF_SEARCH)]
+    wrong = NeighbourIndex.build(unit_rows(9, len(many)), many)
+    assert wrong is not None
+    assert recall(wrong, many, unit_rows(10, len(many))) < 0.5
