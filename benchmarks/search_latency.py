@@ -15,6 +15,10 @@ answers timed (one response; a bulk of 100), optionally with a py-spy profile of
 
     nice -n 19 python benchmarks/search_latency.py --annotators 70 --answered 1 --as-annotator --submit
     nice -n 19 python benchmarks/search_latency.py --records 1000000 --annotators 70 --answered 1 ...
+
+The vectors are normal noise unless `--vectors clustered`: noise is a similarity index's worst
+case (at 1M the index finds 0.29 of the exact top 50 and is refused, see docs/server.md), clustered
+vectors are closer to real embeddings and are what the index is for.
 """
 
 from __future__ import annotations
@@ -129,14 +133,18 @@ def populate(
     keep_free: uuid.UUID | None = None,
     vectors: bool = True,
     every_user: bool = False,
+    clustered: bool = False,
 ) -> None:
     """Insert `records` records (with vectors and responses) into the server's tables, in batches.
 
     `vectors=False` for a dataset without the "embedding" vector; `every_user`: every record
     answered by every user in `users` (benchmarks/pull_speed.py's records x annotators).
+    Vectors are normal noise, or with `clustered` records/100 centres plus noise (as
+    benchmarks/similarity_index.py makes them: closer to real embeddings).
     """
     rng = random.Random(seed)
     nprng = np.random.default_rng(seed)
+    centres = np.random.default_rng(seed + 1).standard_normal((max(1, records // 100), DIMENSIONS))
     dataset_id = dataset.id.hex
     settings_id = dataset.settings.vectors["embedding"].id.hex if vectors else ""
     weights = [1.0 / (rank + 1) for rank in range(len(words))]  # Zipf-like: some words are common
@@ -147,6 +155,8 @@ def populate(
     for offset in range(0, records, batch):
         size = min(batch, records - offset)
         matrix = nprng.standard_normal((size if vectors else 0, DIMENSIONS)).astype(np.float32)
+        if clustered and vectors:
+            matrix = (centres[nprng.integers(0, len(centres), size)] + 0.5 * matrix).astype(np.float32)
         vector_texts = vectors_json(matrix)
         record_rows, response_rows, vector_rows, users_seen = [], [], [], set()
         for i in range(size):
@@ -255,6 +265,7 @@ def prepared_dataset(
     answered: float,
     seed: int,
     min_submitted: int,
+    clustered: bool = False,
 ) -> tuple[list[Any], Any]:
     """The bench dataset of `data_dir`'s server and its annotators: made and filled here, or, when a
     previous run with the same parameters left it (`--data-dir`), reused as it is (with the answers
@@ -270,6 +281,8 @@ def prepared_dataset(
         "answered": answered,
         "seed": seed,
         "min_submitted": min_submitted,
+        # Only when set: folders filled before the option existed keep their spec.
+        **({"vectors": "clustered"} if clustered else {}),
     }
     mark = data_dir / BENCH_MARK
     if mark.exists():
@@ -297,6 +310,7 @@ def prepared_dataset(
         seed,
         answered=answered,
         keep_free=users[0].id,
+        clustered=clustered,
     )
     print(f"populated {records:,} records in {time.perf_counter() - began:.1f}s")
     mark.write_text(json.dumps({"name": name, "spec": spec}))
@@ -404,6 +418,12 @@ def main() -> int:
         "--min-submitted", type=int, default=1, help="submitted answers that complete a record"
     )
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--vectors",
+        choices=["random", "clustered"],
+        default="random",
+        help="normal noise (an approximate index's worst case) or clustered, closer to real embeddings",
+    )
     parser.add_argument("--annotators", type=int, default=USERS, help="annotators with responses")
     parser.add_argument(
         "--answered", type=float, default=0.33, help="share of records with one to three responses"
@@ -446,6 +466,7 @@ def main() -> int:
             answered=args.answered,
             seed=args.seed,
             min_submitted=args.min_submitted,
+            clustered=args.vectors == "clustered",
         )
         words = vocabulary(3000, random.Random(args.seed))
 
