@@ -461,7 +461,6 @@ def count_users_progress_from_the_counts_table() -> None:
     triggers keep the same figures per (dataset, user, record status, response status) in
     `lb_user_response_count` (schema.py): the same reply, users in the order they were made.
     """
-    import asyncio
     from collections import defaultdict
 
     from argilla_server.contexts import datasets
@@ -479,9 +478,8 @@ def count_users_progress_from_the_counts_table() -> None:
                 (schema.hex_id(dataset.id),),
             ).fetchall()
 
-        await asyncio.to_thread(schema.ensure_schema, database)
         progress: dict[str, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(dict))
-        for username, record_status, status, n in await asyncio.to_thread(schema.read, database, work):
+        for username, record_status, status, n in await schema.read_in_thread(database, work):
             progress[username][record_status][status] = n
         return [{"username": username, **statuses} for username, statuses in progress.items()]
 

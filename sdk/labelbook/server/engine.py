@@ -81,9 +81,7 @@ class LabelbookSearchEngine(SearchEngine):
         return cls(database_path())
 
     async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        if not schema.schema_ready(self.database):
-            await asyncio.to_thread(ensure_schema, self.database)
-        return await asyncio.to_thread(schema.read, self.database, work)
+        return await schema.read_in_thread(self.database, work)
 
     async def close(self) -> None:
         pass

@@ -18,6 +18,7 @@ short-lived connection in one `BEGIN IMMEDIATE` transaction (`write`). See docs/
 
 from __future__ import annotations
 
+import asyncio
 import re
 import sqlite3
 import threading
@@ -36,6 +37,7 @@ __all__ = [
     "metadata_index_sql",
     "metadata_value_sql",
     "read",
+    "read_in_thread",
     "schema_ready",
     "sql_text",
     "sync_metadata_indexes",
@@ -441,6 +443,14 @@ def read(database: str, work: Callable[[sqlite3.Connection], T]) -> T:
         return work(conn)
     finally:
         conn.execute("COMMIT")
+
+
+async def read_in_thread(database: str, work: Callable[[sqlite3.Connection], T]) -> T:
+    """`read(database, work)` on a worker thread, for the API's event loop; the engine's tables are
+    made first if this process has not made them yet (`ensure_schema`)."""
+    if not schema_ready(database):
+        await asyncio.to_thread(ensure_schema, database)
+    return await asyncio.to_thread(read, database, work)
 
 
 def write(

@@ -494,6 +494,18 @@ def forget_matrices(database: str) -> None:
                 matrix.generation += 1  # an index being built for it stops at its next chunk
 
 
+def _caught_up(matrix: _VectorMatrix, conn: sqlite3.Connection, database: str, settings_id: str) -> bool:
+    """Refresh the ready `matrix` from the log (False: it needs a full reload), then start saving its
+    snapshot or indexing it if due. The caller holds `matrix.lock`."""
+    if not matrix.refresh(conn, settings_id):
+        return False
+    if matrix.worth_saving():
+        start_saving(database, settings_id, matrix)
+    if matrix.wants_index():
+        _start_indexing(database, settings_id, matrix)
+    return True
+
+
 def with_scores(
     conn: sqlite3.Connection,
     database: str,
@@ -509,11 +521,7 @@ def with_scores(
     # Held while scoring and in `then`: a refresh by another thread mutates the matrix and its ids
     # in place. A cache still loading is never waited for: the search scans the table instead.
     with matrix.lock:
-        if matrix.ready and matrix.refresh(conn, settings_id):
-            if matrix.worth_saving():
-                start_saving(database, settings_id, matrix)
-            if matrix.wants_index():
-                _start_indexing(database, settings_id, matrix)
+        if matrix.ready and _caught_up(matrix, conn, database, settings_id):
             # Elasticsearch's cosine score: (1 + cosine) / 2, in [0, 1].
             return then(matrix.ids, (1.0 + matrix.matrix @ target) / 2.0)
     _start_loading(database, settings_id, matrix)
@@ -542,13 +550,9 @@ def similar(
     """
     matrix = _matrix_for(database, settings_id)
     with matrix.lock:
-        if matrix.ready and matrix.index is not None and matrix.refresh(conn, settings_id):
-            if matrix.worth_saving():
-                start_saving(database, settings_id, matrix)
-            if matrix.wants_index():
-                _start_indexing(database, settings_id, matrix)
-            if matrix.index is not None:  # a full reload (refresh) drops it
-                return _from_index(matrix, target, k, allowed(), excluded)
+        # A refresh that needs a full reload answers False: the scan or the exact product then.
+        if matrix.ready and matrix.index is not None and _caught_up(matrix, conn, database, settings_id):
+            return _from_index(matrix, target, k, allowed(), excluded)
 
     def pick(ids: list[str], scores: np.ndarray) -> tuple[list[str], np.ndarray]:
         if not ids:
