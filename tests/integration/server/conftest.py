@@ -107,6 +107,23 @@ def make_team(argilla_client: Any) -> Callable[[str, int], Team]:
     return make
 
 
+def stored_vectors(database: Any, settings_id: str) -> tuple[list[str], Any]:
+    """Every record id and vector of the settings, in insertion order, read with json (not the cache's
+    parser)."""
+    import json
+    import sqlite3
+
+    import numpy as np
+
+    with sqlite3.connect(database) as conn:
+        rows = conn.execute(
+            "SELECT v.record_id, v.value FROM vectors AS v JOIN records AS r ON r.id = v.record_id "
+            "WHERE v.vector_settings_id = ? ORDER BY r.rowid",
+            (settings_id,),
+        ).fetchall()
+    return [row[0] for row in rows], np.array([json.loads(row[1]) for row in rows])
+
+
 @pytest.fixture(scope="session")
 def make_vector_dataset(lb_server: Any, argilla_client: Any) -> Callable[..., dict[str, Any]]:
     """A dataset of `records` records `r0`, `r1`... each with a random `dimensions`-d vector "emb"
@@ -161,6 +178,8 @@ def make_vector_dataset(lb_server: Any, argilla_client: Any) -> Callable[..., di
             "settings_id": settings_id,
             "values": values,
             "record_ids": [by_external[f"r{i}"] for i in range(records)],
+            # The vectors as stored now (tests change them), from this or another copy of the database.
+            "stored": lambda copy=None: stored_vectors(copy or database, settings_id),
         }
 
     return make

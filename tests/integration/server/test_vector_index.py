@@ -57,20 +57,14 @@ def wait(condition: Any, limit: float = 120) -> None:
         time.sleep(0.02)
 
 
-def table(database: str, settings_id: str) -> tuple[list[str], np.ndarray]:
-    """Every record id and unit vector of the settings, in insertion order, read with json."""
-    with sqlite3.connect(database) as conn:
-        rows = conn.execute(
-            "SELECT v.record_id, v.value FROM vectors AS v JOIN records AS r ON r.id = v.record_id "
-            "WHERE v.vector_settings_id = ? ORDER BY r.rowid",
-            (settings_id,),
-        ).fetchall()
-    values = np.array([json.loads(row[1]) for row in rows])
-    return [row[0] for row in rows], values / np.linalg.norm(values, axis=1, keepdims=True)
+def table(world: dict[str, Any], database: str | None = None) -> tuple[list[str], np.ndarray]:
+    """Every record id and unit vector of the settings as stored, in insertion order."""
+    ids, values = world["stored"](database)
+    return ids, values / np.linalg.norm(values, axis=1, keepdims=True)
 
 
 def exact(world: dict[str, Any], query: np.ndarray, k: int, skip: str | None = None) -> list[str]:
-    ids, unit = table(world["database"], world["settings_id"])
+    ids, unit = table(world)
     scores = unit @ (query / np.linalg.norm(query))
     order = [ids[i] for i in np.argsort(-scores, kind="stable") if ids[i] != skip]
     return order[:k]
@@ -104,7 +98,7 @@ def test_searches_through_the_index_answer_like_exact_scoring(
 ) -> None:
     matrix = start(world, monkeypatch)
     assert matrix.index_source in {"the matrix", "its saved copy"}
-    ids, unit = table(world["database"], world["settings_id"])
+    ids, unit = table(world)
     recalls = []
     for i in range(0, RECORDS, 75):
         found = search(world, record=SimpleNamespace(id=uuid.UUID(ids[i])), max_results=50)
@@ -127,7 +121,7 @@ def test_updated_and_deleted_vectors_are_reflected(
 ) -> None:
     database, settings_id = world["database"], world["settings_id"]
     matrix = start(world, monkeypatch)
-    ids, unit = table(database, settings_id)
+    ids, unit = table(world, database)
     moved, gone = ids[10], ids[20]
     far = -unit[500]  # a direction no record points in: only the moved record will
     # Hold the worker back: the searches first see the changes as pending (scored exactly).
@@ -171,7 +165,7 @@ def test_a_filter_is_respected_whether_small_or_large(
 ) -> None:
     database, settings_id = world["database"], world["settings_id"]
     start(world, monkeypatch)
-    ids, unit = table(database, settings_id)
+    ids, unit = table(world, database)
     rng = np.random.default_rng(5)
     # 5% of the records: scored exactly; 60%: the graph search with a selector.
     for share in (0.05, 0.6):
@@ -224,7 +218,7 @@ def test_a_damaged_or_stale_saved_index_is_rebuilt(
     out = capsys.readouterr().out
     assert "ignoring the saved vector index" in out or "not using the saved vector index" in out
     assert "saved the vector index" in out
-    ids, unit = table(database, settings_id)
+    ids, unit = table(world, database)
     assert search(world, value=unit[42].tolist(), max_results=1)[0][0] == ids[42]
     assert start(world, monkeypatch).index_source == "its saved copy"
 
@@ -248,7 +242,7 @@ def test_searches_are_answered_exactly_while_the_index_builds(
     matrix = vectors._matrix_for(database, settings_id)
     try:
         wait(lambda: matrix.ready and matrix.indexing)
-        _, unit = table(database, settings_id)
+        _, unit = table(world, database)
         query = unit[7] + unit[8]
         while_building = asyncio.run(
             asyncio.wait_for(asyncio.to_thread(search, world, value=query.tolist(), max_results=10), 30)
@@ -278,7 +272,7 @@ def test_an_index_that_misses_the_exact_answers_is_not_used(
     matrix = vectors._matrix_for(world["database"], world["settings_id"])
     wait(lambda: matrix.ready and matrix.index_failed == matrix.generation and not matrix.indexing)
     assert matrix.index is None
-    _, unit = table(world["database"], world["settings_id"])
+    _, unit = table(world)
     query = unit[3] + unit[5]
     assert [r for r, _ in search(world, value=query.tolist(), max_results=10)] == exact(world, query, 10)
     assert index_searches == []

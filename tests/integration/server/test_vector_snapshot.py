@@ -62,20 +62,9 @@ def table_can_not_be_parsed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(vectors, "_load_matrix", refuse)
 
 
-def reference(database: str, settings_id: str) -> tuple[list[str], np.ndarray]:
-    """Every record id and vector of the settings, read with json (not the cache's parser)."""
-    with sqlite3.connect(database) as conn:
-        rows = conn.execute(
-            "SELECT v.record_id, v.value FROM vectors AS v JOIN records AS r ON r.id = v.record_id "
-            "WHERE v.vector_settings_id = ? ORDER BY r.rowid",
-            (settings_id,),
-        ).fetchall()
-    return [row[0] for row in rows], np.array([json.loads(row[1]) for row in rows])
-
-
 def assert_answers_like_the_table(world: dict[str, Any], database: str | None = None) -> None:
     database = database or world["database"]
-    ids, values = reference(database, world["settings_id"])
+    ids, values = world["stored"](database)
     search_engine = engine.LabelbookSearchEngine(database)
     for query in (values[3], values[-1] - values[10], np.arange(DIMENSIONS, dtype=float) - 3):
         found = asyncio.run(
@@ -146,7 +135,7 @@ def test_changes_made_while_the_server_was_down_are_caught_up(
 ) -> None:
     database, settings_id = world["database"], world["settings_id"]
     restart(database, settings_id, monkeypatch)  # a snapshot as of now
-    ids, _ = reference(database, settings_id)
+    ids, _ = world["stored"](database)
     # Through the API: new records with vectors.
     tag = uuid.uuid4().hex[:6]
     added = np.random.default_rng(7).normal(size=(25, DIMENSIONS)).round(4)
@@ -168,7 +157,7 @@ def test_changes_made_while_the_server_was_down_are_caught_up(
     assert len(matrix.ids) == len(ids) + 25 - 3
     assert not set(ids[200:203]) & set(matrix.ids)
     assert_answers_like_the_table(world)
-    new_ids, values = reference(database, settings_id)
+    new_ids, values = world["stored"](database)
     found = asyncio.run(
         engine.LabelbookSearchEngine(database).similarity_search(
             world["dataset"], world["settings"], value=values[new_ids.index(ids[102])].tolist(), max_results=1
@@ -186,7 +175,7 @@ def test_a_restored_older_backup_does_not_use_a_newer_snapshot(
 ) -> None:
     database, settings_id = world["database"], world["settings_id"]
     older = server.backup(tmp_path / "older.tar", world["data_dir"])
-    ids, _ = reference(database, settings_id)
+    ids, _ = world["stored"](database)
     # After the backup: vectors change and a full load saves a newer snapshot.
     update_vectors(database, settings_id, ids[:40], seed=9)
     snapshot_file(world).unlink()
@@ -233,7 +222,7 @@ def test_a_damaged_snapshot_is_ignored_and_replaced(
         path.write_bytes(b"")
     else:
         log = log_position(database, settings_id)
-        ids, _ = reference(database, settings_id)
+        ids, _ = world["stored"](database)
         vector_snapshots._write_snapshot(
             database, settings_id, log, ids, np.ones((len(ids), DIMENSIONS + 1), np.float32)
         )
@@ -249,7 +238,7 @@ def test_a_damaged_snapshot_is_ignored_and_replaced(
 
 def test_the_checks_refuse_a_snapshot_that_is_not_this_databases(world: dict[str, Any]) -> None:
     database, settings_id = world["database"], world["settings_id"]
-    ids, values = reference(database, settings_id)
+    ids, values = world["stored"](database)
     unit = (values / np.linalg.norm(values, axis=1, keepdims=True)).astype(np.float32)
     log = log_position(database, settings_id)
     with sqlite3.connect(database) as conn:
