@@ -423,8 +423,23 @@ def _from_index(
         picked = picked[picked != rows[excluded]]
     if len(picked) < min(k, possible - 1):
         # Too few candidates got through the filter: the exact answer, at the exact cost.
-        picked = _rows_of(matrix, allowed, excluded)
+        return _exact(matrix, target, k, allowed, excluded)
     return _best_rows(matrix, picked, target, k)
+
+
+def _exact(
+    matrix: _VectorMatrix, target: np.ndarray, k: int, allowed: set[str] | None, excluded: str | None
+) -> tuple[list[str], np.ndarray]:
+    """The `k` best records by exact score, found through the matrix's row numbers (a filter of a
+    tenth of the records or less scores those rows only); the caller holds `matrix.lock`."""
+    if allowed is not None and len(allowed) <= EXACT_SHARE * len(matrix.ids):
+        return _best_rows(matrix, _rows_of(matrix, allowed, excluded), target, k)
+    # Elasticsearch's cosine score: (1 + cosine) / 2, in [0, 1].
+    scores = (1.0 + matrix.matrix @ target) / 2.0
+    # The excluded record's row from the dict: `nearest` finds it with a walk of the ids list
+    # (~40 ms at 1M records, a fifth of the search).
+    top = _top(_pool(matrix.ids, allowed, matrix.rows.get(excluded or "")), scores, k)
+    return [matrix.ids[i] for i in top], scores[top]
 
 
 def _rows_of(matrix: _VectorMatrix, allowed: set[str] | None, excluded: str | None) -> np.ndarray:
@@ -546,13 +561,16 @@ def similar(
     """The `k` records most similar to the unit `target` among `allowed()` (None: all) but
     `excluded`, best first, with their exact scores (equal scores: the earliest records first).
 
-    Exact (`nearest` over every score) unless the matrix has an approximate index ready.
+    Exact unless the matrix has an approximate index ready: from the matrix's rows when it is in,
+    else `nearest` over a scan of the table.
     """
     matrix = _matrix_for(database, settings_id)
     with matrix.lock:
-        # A refresh that needs a full reload answers False: the scan or the exact product then.
-        if matrix.ready and matrix.index is not None and _caught_up(matrix, conn, database, settings_id):
-            return _from_index(matrix, target, k, allowed(), excluded)
+        # A refresh that needs a full reload answers False: the scan then.
+        if matrix.ready and _caught_up(matrix, conn, database, settings_id):
+            if matrix.index is not None:
+                return _from_index(matrix, target, k, allowed(), excluded)
+            return _exact(matrix, target, k, allowed(), excluded)
 
     def pick(ids: list[str], scores: np.ndarray) -> tuple[list[str], np.ndarray]:
         if not ids:
@@ -575,12 +593,23 @@ def nearest(
 
     Among equal scores at the cut and in the order, the earliest records (a stable order).
     """
-    candidates = np.ones(len(ids), dtype=bool)
-    if allowed is not None:
-        candidates = np.fromiter((i in allowed for i in ids), dtype=bool, count=len(ids))
-    if excluded is not None and excluded in ids:
-        candidates[ids.index(excluded)] = False
-    pool = np.flatnonzero(candidates)
+    excluded_at = ids.index(excluded) if excluded is not None and excluded in ids else None
+    return _top(_pool(ids, allowed, excluded_at), scores, k)
+
+
+def _pool(ids: list[str], allowed: set[str] | None, excluded_at: int | None) -> np.ndarray:
+    """The ascending positions of the `allowed` ids (None: all) but the one at `excluded_at`."""
+    if allowed is None:
+        pool = np.arange(len(ids))
+    else:
+        # One walk of the ids in order: faster than looking up a large set's ids one by one.
+        pool = np.flatnonzero(np.fromiter((i in allowed for i in ids), dtype=bool, count=len(ids)))
+    return pool if excluded_at is None else pool[pool != excluded_at]
+
+
+def _top(pool: np.ndarray, scores: np.ndarray, k: int) -> np.ndarray:
+    """The positions of the `k` best scores among the ascending positions `pool`, best first;
+    among equal scores, the earliest positions."""
     k = min(k, len(pool))
     if k == 0:
         return pool[:0]

@@ -92,6 +92,25 @@ def test_through_the_index_ties_come_in_insertion_order_as_the_exact_search_give
         assert scores == pytest.approx(exact_scores[top])
 
 
+def test_without_an_index_the_matrix_answers_as_the_exact_search_over_every_score(
+    built: tuple[list[str], np.ndarray, NeighbourIndex],
+) -> None:
+    ids, rows, _ = built
+    rows = rows.copy()
+    rows[[50, 7, 300]] = rows[200]
+    matrix = vectors._VectorMatrix()
+    matrix.install(1, ids, rows)
+    exact_scores = (1.0 + rows @ rows[200]) / 2.0
+    # No filter, a wide one (the whole product) and a narrow one (those rows only); ties included.
+    for allowed in (None, set(ids[:400]), set(ids[::20]) | {ids[7], ids[50], ids[300]}):
+        for excluded in (ids[200], None, "not-a-record"):
+            found, scores = vectors._exact(matrix, rows[200], 6, allowed, excluded)
+            top = vectors.nearest(ids, exact_scores, 6, allowed=allowed, excluded=excluded)
+            assert found == [ids[i] for i in top]
+            assert scores == pytest.approx(exact_scores[top])
+    assert vectors._exact(matrix, rows[200], 6, set(), None)[0] == []
+
+
 def test_recall_is_measured_against_exact_scoring(
     built: tuple[list[str], np.ndarray, NeighbourIndex],
 ) -> None:
