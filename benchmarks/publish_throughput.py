@@ -11,7 +11,9 @@ the ratio (target: publish >= 0.95 x the SDK).
 `--grown 500000,1000000` then measures whether publishing stays as fast as a dataset grows (issue
 14: flat from 0 to 1M records): the labelbook dataset is filled straight through SQLite up to each
 size (the engine's triggers index those records as any insert), and the next N records are
-published into it; each point's throughput is printed as a ratio to the first publish (0 records).
+published into it, and N into a new empty dataset at the same moment; each point prints the
+ratio of the two (the dataset's size alone), and the ratio to the first publish (0 records,
+minutes earlier: the database's growth and the machine's drift as well).
 
     python benchmarks/publish_throughput.py --grown 500000,1000000
 """
@@ -79,30 +81,47 @@ def fill(database: Path, dataset_id: str, start: int, stop: int) -> None:
 
 
 def grown(notebook: Path, info: Any, database: Path, sizes: list[int], n: int, first: float) -> None:
-    """Publish `n` more records after filling the dataset to each size; throughput against `first`."""
+    """Publish `n` more records after filling the dataset to each size, and `n` into a new dataset.
+
+    Both publishes run at the same moment on the same server (which goes first alternates), so
+    their ratio is the dataset's size alone; the ratio to `first` (the publish into an empty
+    dataset at the start) adds the database's growth and the machine's drift since.
+    """
     import labelbook as lb
 
     project = lb.Project.open(notebook, api_url=info.url, api_key=info.credentials.api_key)
     dataset_id = project.state.dataset_id.replace("-", "")
+    workspace, name = project.state.workspace, project.state.dataset
+    project.close()
     there = n
-    for size in sizes:
-        fill(database, dataset_id, there, size)
-        start = time.perf_counter()
+
+    def publish(dataset: str, start: int) -> float:
+        began = time.perf_counter()
         result = lb.publish(
             notebook,
-            records=rows_from(size, n),
+            records=rows_from(start, n),
+            workspace=workspace,
+            dataset=dataset,
             api_url=info.url,
             api_key=info.credentials.api_key,
             progress=False,
         ).last_publish
-        took = time.perf_counter() - start
         assert result.records_added == n, result
+        return time.perf_counter() - began
+
+    for point, size in enumerate(sizes):
+        fill(database, dataset_id, there, size)
+        if point % 2 == 0:
+            into_grown, into_empty = publish(name, size), publish(f"{name}-empty-{size}", size)
+        else:
+            into_empty, into_grown = publish(f"{name}-empty-{size}", size), publish(name, size)
         there = size + n
         print(
-            f"publish {n:,} into {size:>9,} records: {took:6.2f} s  {n / took:8.0f} records/s  "
-            f"{(n / took) / first:.2f}x the publish into an empty dataset (target: flat, >= 0.9)"
+            f"publish {n:,} into {size:>9,} records: {into_grown:6.2f} s  {n / into_grown:6.0f} records/s; "
+            f"into a new dataset now {n / into_empty:6.0f} records/s: "
+            f"{into_empty / into_grown:.2f}x (target: flat, >= 0.9); "
+            f"{(n / into_grown) / first:.2f}x the first publish"
         )
-    project.close()
 
 
 def rows_from(start: int, n: int) -> list[dict[str, object]]:
