@@ -1,9 +1,10 @@
 """Publishing into a grown dataset, one code tree against another, on one kept server folder.
 
 Issue 14 asks publishing throughput to stay flat from 0 to 1M records. `publish_throughput.py
---grown` measures it once per size; this script finds out what a change does to it. The first run fills a dataset of the example project to `--size` records straight through
-SQLite (as `publish_throughput.py --grown` does; the engine's triggers index them) in `--data-dir`
-and keeps it. Each round then starts the server once per code tree (`--sdk DIR`, put first on the
+--grown` measures it once per size; this script finds out what a change does to it. The first
+run fills a dataset of the example project to `--size` records straight through SQLite (as
+`publish_throughput.py --grown` does; the engine's triggers index them) in `--data-dir` and
+keeps it. Each round then starts the server once per code tree (`--sdk DIR`, put first on the
 server's PYTHONPATH; `.` for this checkout) and publishes `--records` new records twice: into the
 grown dataset and into a new empty one. Rounds alternate the trees, so that a shared machine's load
 falls on both alike, and which of the two publishes goes first alternates too; each tree's figure
