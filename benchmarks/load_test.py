@@ -9,7 +9,7 @@ label) and submit an answer to it. Midway a `labelbook server backup` is taken w
 
 Afterwards it checks, and prints:
 - p50/p95 of the next-record request and of a submit (targets: 50 ms at 100k, 100 ms at 1M);
-- errors (any reply but 200/201; 0 expected);
+- errors (any reply but 200/201, or none: a dropped connection; 0 expected);
 - every acknowledged answer is on the server (read back from SQLite, per annotator);
 - the backup, restored into a second folder, holds every answer acknowledged before it began and
   none that was not acknowledged by the time it ended.
@@ -75,7 +75,11 @@ class Annotator(threading.Thread):
         with httpx.Client(base_url=self.url, headers=headers, timeout=120, trust_env=False) as client:
             while not self.stop.is_set():
                 began = time.perf_counter()
-                reply = client.post(search, json=pending, params={"limit": 1, "include": "responses"})
+                try:
+                    reply = client.post(search, json=pending, params={"limit": 1, "include": "responses"})
+                except httpx.HTTPError as err:  # no reply at all (a dropped connection): an error too
+                    self.errors.append(f"next record: {err!r}")
+                    continue
                 self.next_ms.append((time.perf_counter() - began) * 1000)
                 if reply.status_code != 200:
                     self.errors.append(f"next record: {reply.status_code} {reply.text[:200]}")
@@ -91,7 +95,11 @@ class Annotator(threading.Thread):
                     "values": {"label": {"value": self.rng.choice(["yes", "no"])}},
                     "status": "submitted",
                 }
-                reply = client.post(f"/api/v1/records/{record_id}/responses", json=answer)
+                try:
+                    reply = client.post(f"/api/v1/records/{record_id}/responses", json=answer)
+                except httpx.HTTPError as err:
+                    self.errors.append(f"submit: {err!r}")
+                    continue
                 self.submit_ms.append((time.perf_counter() - began) * 1000)
                 if reply.status_code != 201:
                     self.errors.append(f"submit: {reply.status_code} {reply.text[:200]}")

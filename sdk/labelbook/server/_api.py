@@ -16,6 +16,9 @@ from pathlib import Path
 from labelbook.server._bootstrap import enable_wal, prepare_process, remember_subscriptions
 from labelbook.server.launcher import Credentials, ServerPaths, is_loopback
 
+# Seconds an idle HTTP connection stays open (uvicorn's default is 5; nginx's 75).
+KEEP_ALIVE_SECONDS = 75
+
 
 def migrate() -> None:
     """Bring the database schema to argilla-server's head revision, in this process."""
@@ -121,7 +124,17 @@ def main() -> None:
 
     _pull.install(api_v1)
     guarded = AnnotatorPrivacy(app, api_v1.routes)
-    uvicorn.run(guarded, host=args.host, port=args.port, access_log=False, log_level="info")
+    # An idle connection is kept longer than clients keep theirs (httpx: 5 s, uvicorn's own default
+    # too): a client that sends on a connection the server is closing at that moment gets no reply
+    # ("Server disconnected without sending a response"), and an SDK does not send a POST again.
+    uvicorn.run(
+        guarded,
+        host=args.host,
+        port=args.port,
+        access_log=False,
+        log_level="info",
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+    )
 
 
 if __name__ == "__main__":
