@@ -91,9 +91,10 @@ def upload(
                 _api.upsert_records(connection, dataset_id, items)
                 return len(batch)
             except BackendError as err:
-                # The embedded server (SQLite) can refuse one of two concurrent bulk writes into a
-                # dataset with metadata properties ("database is locked"); the refused batch was
-                # rolled back whole, and an upsert by external id is safe to send again.
+                # A stock argilla-server on SQLite can refuse one of two concurrent bulk writes
+                # ("database is locked"; the embedded server waits for the lock instead, see
+                # server/_bootstrap.py); the refused batch was rolled back whole, and an upsert by
+                # external id is safe to send again.
                 if "database is locked" not in str(err) or attempt == LOCKED_RETRIES:
                     raise
                 time.sleep(0.2 * attempt)

@@ -47,6 +47,14 @@ def prepare_process() -> None:
         # back (docs/server.md, Durability).
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+        # sqlite3 opens a transaction before the first INSERT/UPDATE/DELETE (reads outside one run
+        # on their own). A deferred BEGIN takes the write lock at the first write, and a transaction
+        # that has read by then cannot wait for the lock: SQLite answers "database is locked" at
+        # once. Inserting a record can read first (a statement prepared again after a schema change
+        # connects the text index's FTS5 table, which reads its configuration), so two bulk writes
+        # at once failed one of them. IMMEDIATE takes the lock at BEGIN, waiting up to the busy
+        # timeout (ARGILLA_DATABASE_SQLITE_TIMEOUT) as any writer does; reads are unchanged.
+        dbapi_connection.isolation_level = "IMMEDIATE"
 
 
 def one_round_trip_per_statement() -> None:
